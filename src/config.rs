@@ -1,0 +1,239 @@
+//! The command line, turned into a validated [`Config`] that the master and every worker get
+//! whole. Defaults are the named constants of `limits.rs`.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+
+use crate::conn::ConnLimits;
+use crate::fs::SiteOptions;
+use crate::http::parse::HeadLimits;
+use crate::limits;
+
+/// Addresses served when no `--listen` is given.
+pub const DEFAULT_LISTEN: [&str; 2] = ["127.0.0.1:8000", "127.0.0.1:8080"];
+
+const EXAMPLES: &str = "\
+Examples:
+  forkhttpd                          the built-in welcome site on 127.0.0.1:8000 and :8080
+  forkhttpd ./site                   serve ./site on the same addresses
+  forkhttpd -l 8080 ./site           serve on port 8080 of every IPv4 interface
+  forkhttpd -l [::1]:8443 -l 127.0.0.1:8443 ./site
+  forkhttpd -w 4 --listing /srv/files
+
+Signals to the master: TERM or INT stop gracefully (a second INT stops at once),
+HUP reloads with new workers and no downtime, USR1 reopens the log file.";
+
+#[derive(Parser, Debug)]
+#[command(name = "forkhttpd", version, about = "A prefork HTTP/1.1 static web server", after_help = EXAMPLES)]
+pub struct Cli {
+    /// Folder to serve. Without it, the built-in welcome site is served.
+    pub root: Option<PathBuf>,
+
+    /// Address to listen on: PORT (every IPv4 interface), HOST:PORT or [V6]:PORT. Repeatable.
+    /// [default: 127.0.0.1:8000 and 127.0.0.1:8080]
+    #[arg(short, long = "listen", value_name = "ADDR")]
+    pub listen: Vec<String>,
+
+    /// Worker processes [default: the number of CPUs]
+    #[arg(short, long, value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Show an HTML listing for directories that have no index.html.
+    #[arg(long)]
+    pub listing: bool,
+
+    /// Serve dotfiles and dot-directories (otherwise 404, except /.well-known/).
+    #[arg(long)]
+    pub hidden: bool,
+
+    /// Seconds a client has to send a whole request head.
+    #[arg(long, value_name = "SECS", default_value_t = limits::HEADER_TIMEOUT.as_secs_f64())]
+    pub header_timeout: f64,
+
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, value_name = "SECS", default_value_t = limits::KEEPALIVE_TIMEOUT.as_secs_f64())]
+    pub keepalive_timeout: f64,
+
+    /// Seconds a write may wait for a client that does not read.
+    #[arg(long, value_name = "SECS", default_value_t = limits::SEND_TIMEOUT.as_secs_f64())]
+    pub send_timeout: f64,
+
+    /// Largest request head in bytes (request line and headers).
+    #[arg(long, value_name = "BYTES", default_value_t = limits::MAX_HEAD_BYTES)]
+    pub max_head_bytes: usize,
+
+    /// Most header fields in a request.
+    #[arg(long, value_name = "N", default_value_t = limits::MAX_HEADERS)]
+    pub max_headers: usize,
+
+    /// Largest request body read (and discarded) before answering 413.
+    #[arg(long, value_name = "BYTES", default_value_t = limits::MAX_BODY_BYTES)]
+    pub max_body_bytes: u64,
+
+    /// Requests served on one connection before it is closed.
+    #[arg(long, value_name = "N", default_value_t = limits::MAX_REQUESTS_PER_CONNECTION)]
+    pub max_requests_per_connection: u32,
+
+    /// Open connections per worker; at the limit the worker stops accepting.
+    #[arg(long, value_name = "N", default_value_t = limits::MAX_CONNECTIONS)]
+    pub max_connections: usize,
+
+    /// Seconds a graceful stop may take before remaining workers are killed.
+    #[arg(long, value_name = "SECS", default_value_t = limits::SHUTDOWN_TIMEOUT.as_secs_f64())]
+    pub shutdown_timeout: f64,
+
+    /// Write the master's pid to this file; removed on exit.
+    #[arg(long, value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+
+    /// Append the log to this file instead of stderr; reopened on SIGUSR1.
+    #[arg(long, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+
+    /// Least severe level logged: error, warn, info or debug.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    pub log_level: tracing::Level,
+}
+
+/// Everything the server needs, checked.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub root: Option<PathBuf>,
+    pub listen: Vec<SocketAddr>,
+    pub workers: usize,
+    pub site: SiteOptions,
+    pub conn: ConnLimits,
+    pub max_connections: usize,
+    pub shutdown_timeout: Duration,
+    pub pid_file: Option<PathBuf>,
+    pub log_file: Option<PathBuf>,
+    pub log_level: tracing::Level,
+}
+
+impl Config {
+    pub fn from_cli(cli: Cli) -> anyhow::Result<Config> {
+        let listen_args: Vec<&str> = if cli.listen.is_empty() {
+            DEFAULT_LISTEN.to_vec()
+        } else {
+            cli.listen.iter().map(String::as_str).collect()
+        };
+        let mut listen = Vec::new();
+        for arg in listen_args {
+            for addr in parse_listen(arg)? {
+                if !listen.contains(&addr) {
+                    listen.push(addr);
+                }
+            }
+        }
+        let workers = match cli.workers {
+            Some(0) => bail!("--workers must be at least 1"),
+            Some(n) if n > 1024 => bail!("--workers must be at most 1024"),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        if cli.max_headers == 0 || cli.max_headers > limits::MAX_HEADERS_CEILING {
+            bail!(
+                "--max-headers must be between 1 and {}",
+                limits::MAX_HEADERS_CEILING
+            );
+        }
+        if cli.max_head_bytes < 64 {
+            bail!("--max-head-bytes must be at least 64");
+        }
+        if cli.max_connections == 0 || cli.max_connections > u32::MAX as usize {
+            bail!("--max-connections must be at least 1");
+        }
+        if cli.max_requests_per_connection == 0 {
+            bail!("--max-requests-per-connection must be at least 1");
+        }
+        Ok(Config {
+            root: cli.root,
+            listen,
+            workers,
+            site: SiteOptions {
+                listing: cli.listing,
+                hidden: cli.hidden,
+            },
+            conn: ConnLimits {
+                head: HeadLimits {
+                    max_head_bytes: cli.max_head_bytes,
+                    max_headers: cli.max_headers,
+                    max_body_bytes: cli.max_body_bytes,
+                },
+                header_timeout: seconds("--header-timeout", cli.header_timeout)?,
+                keepalive_timeout: seconds("--keepalive-timeout", cli.keepalive_timeout)?,
+                send_timeout: seconds("--send-timeout", cli.send_timeout)?,
+                max_requests: cli.max_requests_per_connection,
+            },
+            max_connections: cli.max_connections,
+            shutdown_timeout: seconds("--shutdown-timeout", cli.shutdown_timeout)?,
+            pid_file: cli.pid_file,
+            log_file: cli.log_file,
+            log_level: cli.log_level,
+        })
+    }
+}
+
+fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
+    if !(value > 0.0 && value <= 86_400.0) {
+        bail!("{flag} must be between 0 and 86400 seconds");
+    }
+    Ok(Duration::from_secs_f64(value))
+}
+
+/// `PORT`, `HOST:PORT` or `[V6]:PORT`. A host name may stand for several addresses.
+pub fn parse_listen(arg: &str) -> anyhow::Result<Vec<SocketAddr>> {
+    if let Ok(port) = arg.parse::<u16>() {
+        return Ok(vec![SocketAddr::from(([0, 0, 0, 0], port))]);
+    }
+    if let Ok(addr) = arg.parse::<SocketAddr>() {
+        return Ok(vec![addr]);
+    }
+    if !arg.contains(':') {
+        bail!("invalid listen address {arg:?}: expected PORT, HOST:PORT or [V6]:PORT");
+    }
+    let addrs: Vec<SocketAddr> = arg
+        .to_socket_addrs()
+        .with_context(|| format!("invalid listen address {arg:?}"))?
+        .collect();
+    if addrs.is_empty() {
+        bail!("listen address {arg:?} resolves to nothing");
+    }
+    Ok(addrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_forms() {
+        assert_eq!(
+            parse_listen("8000").unwrap(),
+            vec!["0.0.0.0:8000".parse().unwrap()]
+        );
+        assert_eq!(
+            parse_listen("127.0.0.1:1").unwrap(),
+            vec!["127.0.0.1:1".parse().unwrap()]
+        );
+        assert_eq!(
+            parse_listen("[::1]:80").unwrap(),
+            vec!["[::1]:80".parse().unwrap()]
+        );
+        assert!(parse_listen("nonsense").is_err());
+        assert!(parse_listen("70000").is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let config = Config::from_cli(Cli::parse_from(["forkhttpd"])).unwrap();
+        assert_eq!(config.listen.len(), 2);
+        assert!(config.workers >= 1);
+        assert_eq!(config.conn.head.max_head_bytes, limits::MAX_HEAD_BYTES);
+        assert!(Config::from_cli(Cli::parse_from(["forkhttpd", "-w", "0"])).is_err());
+    }
+}

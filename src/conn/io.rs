@@ -1,0 +1,130 @@
+//! Socket I/O for a connection: bounded reads, timed writes, sendfile, lingering close.
+
+use std::fs::File;
+use std::io::{self, ErrorKind};
+use std::os::unix::fs::FileExt;
+use std::time::Duration;
+
+use bytes::BufMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout, timeout_at};
+
+use crate::http::Body;
+use crate::limits::{INLINE_FILE_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT};
+
+/// Bytes asked of the kernel per read.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Largest single sendfile call; the kernel caps one call near 2 GiB anyway.
+const SENDFILE_CHUNK: u64 = 1 << 30;
+
+/// Reads what is available into `input`, never letting it grow past `limit` bytes. Returns the
+/// bytes read; 0 is end of stream.
+pub async fn read_some(
+    stream: &mut TcpStream,
+    input: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<usize> {
+    let room = limit.saturating_sub(input.len()).min(READ_CHUNK);
+    if room == 0 {
+        // The parser rejects a head before the buffer is this full; reaching here is a bug.
+        return Err(io::Error::other("input buffer full"));
+    }
+    input.reserve(room);
+    stream.read_buf(&mut (&mut *input).limit(room)).await
+}
+
+/// Writes and clears `output`; a client that does not read for `send_timeout` is dropped.
+pub async fn write_all(
+    stream: &mut TcpStream,
+    output: &mut Vec<u8>,
+    send_timeout: Duration,
+) -> io::Result<()> {
+    if output.is_empty() {
+        return Ok(());
+    }
+    timeout(send_timeout, stream.write_all(output))
+        .await
+        .map_err(|_| io::Error::from(ErrorKind::TimedOut))??;
+    output.clear();
+    Ok(())
+}
+
+/// Puts a response body on its way: appended to `output` if small, else sent from the file
+/// with sendfile after `output` is flushed.
+pub async fn append_body(
+    stream: &mut TcpStream,
+    output: &mut Vec<u8>,
+    body: Body,
+    send_timeout: Duration,
+) -> io::Result<()> {
+    match body {
+        Body::Empty => {}
+        Body::Static(bytes) => output.extend_from_slice(bytes),
+        Body::Bytes(bytes) => output.extend_from_slice(&bytes),
+        Body::File { file, offset, len } if len <= INLINE_FILE_MAX => {
+            let start = output.len();
+            output.resize(start + len as usize, 0);
+            // A file that shrank since its fstat fails here, and the connection is closed: the
+            // Content-Length already promised cannot be kept.
+            if let Err(error) = file.read_exact_at(&mut output[start..], offset) {
+                output.truncate(start);
+                return Err(error);
+            }
+        }
+        Body::File { file, offset, len } => {
+            write_all(stream, output, send_timeout).await?;
+            send_file(stream, &file, offset, len, send_timeout).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Sends `len` bytes of `file` from `offset` without copying them through user space.
+async fn send_file(
+    stream: &mut TcpStream,
+    file: &File,
+    offset: u64,
+    len: u64,
+    send_timeout: Duration,
+) -> io::Result<()> {
+    let end = offset + len;
+    let mut position = offset;
+    while position < end {
+        let count = (end - position).min(SENDFILE_CHUNK) as usize;
+        let mut file_offset = position as libc::off_t;
+        let sent = timeout(
+            send_timeout,
+            stream.async_io(Interest::WRITABLE, || {
+                nix::sys::sendfile::sendfile(&*stream, file, Some(&mut file_offset), count)
+                    .map_err(io::Error::from)
+            }),
+        )
+        .await
+        .map_err(|_| io::Error::from(ErrorKind::TimedOut))??;
+        if sent == 0 {
+            // The file was truncated under us.
+            return Err(ErrorKind::UnexpectedEof.into());
+        }
+        position += sent as u64;
+    }
+    Ok(())
+}
+
+/// Half-closes, then reads and drops what the client still sends, for a bounded time and
+/// amount, so that our last response is not destroyed by a reset (RFC 9112 §9.6).
+pub async fn linger(stream: &mut TcpStream) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TIMEOUT;
+    let mut scratch = [0u8; 4096];
+    let mut dropped = 0;
+    while dropped < LINGER_MAX_BYTES {
+        match timeout_at(deadline, stream.read(&mut scratch)).await {
+            Ok(Ok(n)) if n > 0 => dropped += n,
+            _ => break,
+        }
+    }
+}

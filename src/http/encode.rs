@@ -1,0 +1,76 @@
+//! A response head as bytes: status line, fields, blank line (RFC 9112 §4, §5).
+
+use std::io::Write;
+
+use crate::http::date;
+use crate::http::response::Response;
+
+/// The server's name in the `Server` field.
+pub const SERVER: &str = concat!("forkhttpd/", env!("CARGO_PKG_VERSION"));
+
+/// What the `Connection` field must say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Persistence {
+    /// HTTP/1.1 and staying open: no field needed.
+    KeepAlive,
+    /// HTTP/1.0 and staying open: must be said, 1.0 closes by default.
+    KeepAlive10,
+    Close,
+}
+
+/// Appends the head of `response` to `out`.
+pub fn write_head(out: &mut Vec<u8>, response: &Response, persistence: Persistence) {
+    let status = response.status;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n", status.code(), status.reason());
+    date::with_now(|now| {
+        out.extend_from_slice(b"Date: ");
+        out.extend_from_slice(now.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    });
+    out.extend_from_slice(b"Server: ");
+    out.extend_from_slice(SERVER.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in &response.headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if status.allows_body() {
+        let _ = write!(out, "Content-Length: {}\r\n", response.body.len());
+    }
+    match persistence {
+        Persistence::KeepAlive => {}
+        Persistence::KeepAlive10 => out.extend_from_slice(b"Connection: keep-alive\r\n"),
+        Persistence::Close => out.extend_from_slice(b"Connection: close\r\n"),
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Body, Status};
+
+    #[test]
+    fn head_has_required_fields_in_order() {
+        let response = Response::new(Status::OK, Body::Static(b"hello"))
+            .with_header("Content-Type", "text/plain");
+        let mut out = Vec::new();
+        write_head(&mut out, &response, Persistence::Close);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\nDate: "));
+        assert!(text.contains("\r\nServer: forkhttpd/"));
+        assert!(text.contains("\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"));
+        assert!(text.ends_with("Connection: close\r\n\r\n"));
+    }
+
+    #[test]
+    fn not_modified_has_no_content_length() {
+        let response = Response::new(Status::NOT_MODIFIED, Body::Empty);
+        let mut out = Vec::new();
+        write_head(&mut out, &response, Persistence::KeepAlive);
+        assert!(!String::from_utf8(out).unwrap().contains("Content-Length"));
+    }
+}

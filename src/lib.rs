@@ -1,0 +1,26 @@
+//! forkhttpd: a prefork HTTP/1.1 static web server.
+//!
+//! # Layout
+//!
+//! A master process binds every listen address, forks worker processes and supervises them;
+//! each worker serves HTTP/1.1 on its own single-threaded event loop.
+//!
+//! - [`config`]: the command line, validated into a [`config::Config`].
+//! - [`master`]: the supervisor (fork, reap, respawn, stop, reload), single-threaded.
+//! - [`worker`]: a worker's event loop, accept loops and drain.
+//! - [`conn`]: one connection's life: buffers, deadlines, keep-alive, pipelining.
+//! - [`http`]: pure HTTP/1.1 syntax: parsing heads, framing bodies, encoding responses.
+//! - [`fs`]: the static file pipeline: path, open, directory, MIME, listing.
+//! - [`error`]: every error kind's status and log level.
+//! - [`limits`]: every limit, with the reason for its default.
+//! - [`log`]: log lines to stderr or a file, from every process.
+
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod fs;
+pub mod http;
+pub mod limits;
+pub mod log;
+pub mod master;
+pub mod worker;

@@ -1,0 +1,75 @@
+//! Every limit the server enforces, with the reason for its default.
+//!
+//! Limits that an operator may need to change are also command-line flags (see `config.rs`);
+//! the constants here are their defaults and the bounds that stay fixed.
+
+use std::time::Duration;
+
+/// Largest request head (request line + headers + blank line) a connection buffers. 8 KiB
+/// matches nginx's `large_client_header_buffers` per line and is far above what browsers send
+/// (typically under 2 KiB, cookies included). Over it: 431, or 414 if the request line alone
+/// does not fit.
+pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+
+/// Most header fields in one request head. Browsers send 10 to 20; 100 is what the issue and
+/// most servers allow. Over it: 431.
+pub const MAX_HEADERS: usize = 100;
+
+/// The parser's header array is on the stack; this is its fixed size and the ceiling for
+/// `--max-headers`.
+pub const MAX_HEADERS_CEILING: usize = 256;
+
+/// Largest request body the server will read and discard to keep a connection usable. A static
+/// server has no use for bodies; 1 MiB is nginx's `client_max_body_size`. Over it: 413, close.
+pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
+
+/// Longest chunk-size line (size, extensions, CRLF) in a chunked body. Extensions carry nothing
+/// we use, and unbounded ones are a known way to make servers buffer without limit.
+pub const MAX_CHUNK_LINE_BYTES: usize = 1024;
+
+/// Most bytes of trailer fields after the last chunk; they are read and dropped.
+pub const MAX_TRAILER_BYTES: usize = 8 * 1024;
+
+/// Time a client has to send a whole request head, counted from its first byte (not reset per
+/// byte, so a slowloris client cannot stretch it). nginx's `client_header_timeout` is 60 s; 10 s
+/// is ample for any real client on any real network.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Time an idle keep-alive connection is kept open between requests; nginx uses 75 s, but an
+/// idle connection costs memory and a descriptor, and browsers reconnect cheaply.
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Time a single write may wait for the client to read; a client that stops reading mid-download
+/// is dropped after it. nginx's `send_timeout` is 60 s.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Requests served on one connection before it is closed politely (nginx: 1000). Bounds how
+/// long one client can pin a worker's connection and spreads long-lived clients across workers.
+pub const MAX_REQUESTS_PER_CONNECTION: u32 = 1000;
+
+/// Open connections per worker. At the limit a worker stops accepting; the kernel's listen
+/// backlog holds the rest until a connection ends.
+pub const MAX_CONNECTIONS: usize = 10_000;
+
+/// After an error response we half-close and read what the client still sends for at most this
+/// long, so its pending bytes do not make the kernel reset the connection before our response is
+/// read (RFC 9112 §9.6, "lingering close").
+pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Most bytes read and dropped during a lingering close.
+pub const LINGER_MAX_BYTES: usize = 64 * 1024;
+
+/// Files up to this size are read into the response buffer and sent with the head in one write;
+/// larger ones go out with sendfile, never through user-space memory.
+pub const INLINE_FILE_MAX: u64 = 32 * 1024;
+
+/// Most bytes of response waiting in a connection's output buffer before it is flushed, so a
+/// long pipeline of requests cannot grow it without bound.
+pub const OUTPUT_FLUSH_BYTES: usize = 64 * 1024;
+
+/// How long a graceful stop may take before the master kills the workers that remain.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Listen backlog; the kernel caps it at `net.core.somaxconn`. Deep enough to hold a reload's or
+/// a connection-limit pause's worth of arrivals.
+pub const LISTEN_BACKLOG: i32 = 4096;

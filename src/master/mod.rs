@@ -1,0 +1,401 @@
+//! The master process: binds, forks the workers, and supervises them. The policy lives here;
+//! `process.rs` holds the mechanism (fork, signal, reap) and `respawn.rs` the backoff rules.
+//!
+//! The master never serves a client and never starts a thread or an async runtime: it is a
+//! single loop that waits on a signalfd (and on the next timer), then handles what arrived in a
+//! fixed order:
+//!
+//! 1. reap: collect every exited child; schedule replacements with backoff;
+//! 2. terminate: TERM, INT or QUIT start a graceful stop (a second INT kills at once);
+//! 3. reload: HUP forks a new generation, then tells the old one to drain;
+//! 4. reopen: USR1 reopens the log file here and in every worker;
+//! 5. timers: due respawns, and kills for workers past their drain deadline.
+
+pub mod listen;
+pub mod process;
+pub mod respawn;
+pub mod signals;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use nix::sys::signal::Signal;
+use nix::unistd::{Pid, getpid};
+use std::time::Instant;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::fs::open::RootDir;
+use crate::worker;
+use process::{Exit, Forked};
+use respawn::{Backoff, Decision};
+use signals::Signals;
+
+/// Delay before retrying a fork that failed (out of memory or process slots).
+const FORK_RETRY: Duration = Duration::from_secs(1);
+
+/// Binds every address, forks the workers and supervises them until stopped.
+pub fn run(config: Config) -> anyhow::Result<ExitCode> {
+    check_root(&config)?;
+    let listeners = listen::bind_all(&config.listen)?;
+    let signals = Signals::open().context("cannot set up signal handling")?;
+    let pid_file = PidFile::create(config.pid_file.clone())?;
+    for listener in &listeners {
+        if let Ok(addr) = listener.local_addr() {
+            info!("listening on http://{addr}/");
+        }
+    }
+    match &config.root {
+        Some(root) => info!("serving {}", root.display()),
+        None => info!("serving the built-in welcome site"),
+    }
+    info!(
+        "master pid {} started with {} workers",
+        getpid(),
+        config.workers
+    );
+
+    let mut master = Master {
+        slots: (0..config.workers).map(|_| Slot::default()).collect(),
+        config,
+        listeners,
+        signals: Some(signals),
+        retiring: Vec::new(),
+        stop: None,
+        pid: getpid(),
+    };
+    let code = master.supervise();
+    drop(pid_file);
+    info!("master stopped");
+    Ok(code)
+}
+
+fn check_root(config: &Config) -> anyhow::Result<()> {
+    if let Some(root) = &config.root {
+        RootDir::open(root).with_context(|| format!("cannot serve {}", root.display()))?;
+    }
+    Ok(())
+}
+
+/// One worker position. A slot keeps its number across respawns and reloads.
+#[derive(Default)]
+struct Slot {
+    pid: Option<Pid>,
+    started: Option<Instant>,
+    backoff: Backoff,
+    /// A replacement is due at this time.
+    respawn_at: Option<Instant>,
+    /// Given up on: its workers kept failing, or cannot run the configuration.
+    given_up: bool,
+}
+
+/// A worker of an earlier generation, draining after a reload.
+struct Retiring {
+    id: usize,
+    pid: Pid,
+    /// Killed if still alive by then.
+    deadline: Instant,
+    killed: bool,
+}
+
+/// A graceful stop in progress.
+struct Stop {
+    deadline: Instant,
+    killed: bool,
+}
+
+struct Master {
+    config: Config,
+    /// The master's copies of the listen sockets, kept open so connections queue in the kernel
+    /// whichever workers are alive. Closed when a stop begins.
+    listeners: Vec<TcpListener>,
+    /// `Option` so a forked child can close it: the signalfd belongs to the master.
+    signals: Option<Signals>,
+    slots: Vec<Slot>,
+    retiring: Vec<Retiring>,
+    stop: Option<Stop>,
+    pid: Pid,
+}
+
+#[derive(Default)]
+struct Received {
+    terminate: bool,
+    interrupts: u32,
+    reload: bool,
+    reopen: bool,
+}
+
+impl Master {
+    fn supervise(&mut self) -> ExitCode {
+        for id in 0..self.slots.len() {
+            self.spawn(id);
+        }
+        loop {
+            let timeout = self
+                .next_timer()
+                .map(|at| at.saturating_duration_since(Instant::now()));
+            let mut received = Received::default();
+            let Some(signals) = self.signals.as_mut() else {
+                return ExitCode::FAILURE;
+            };
+            for signal in signals.wait(timeout) {
+                match signal {
+                    Signal::SIGTERM | Signal::SIGQUIT => received.terminate = true,
+                    Signal::SIGINT => received.interrupts += 1,
+                    Signal::SIGHUP => received.reload = true,
+                    Signal::SIGUSR1 => received.reopen = true,
+                    _ => {}
+                }
+            }
+
+            self.reap();
+            if received.terminate || received.interrupts > 0 {
+                self.terminate(received.interrupts);
+            }
+            if received.reload {
+                self.reload();
+            }
+            if received.reopen {
+                self.reopen_logs();
+            }
+            self.run_timers();
+
+            if self.stop.is_some() && self.live_pids().is_empty() {
+                return ExitCode::SUCCESS;
+            }
+            if self.stop.is_none()
+                && self.slots.iter().all(|s| s.given_up)
+                && self.live_pids().is_empty()
+            {
+                error!("no worker could be kept running; the master exits");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+
+    fn spawn(&mut self, id: usize) {
+        match process::fork() {
+            Ok(Forked::Parent(pid)) => {
+                let slot = &mut self.slots[id];
+                slot.pid = Some(pid);
+                slot.started = Some(Instant::now());
+                slot.respawn_at = None;
+            }
+            Ok(Forked::Child) => {
+                if !process::die_with_parent(self.pid) {
+                    std::process::exit(0);
+                }
+                drop(self.signals.take());
+                let listeners = std::mem::take(&mut self.listeners);
+                let code = worker::run(id + 1, &self.config, listeners);
+                std::process::exit(code);
+            }
+            Err(e) => {
+                error!("cannot fork worker {}: {e}; retrying", id + 1);
+                self.slots[id].respawn_at = Some(Instant::now() + FORK_RETRY);
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        for (pid, exit) in process::reap() {
+            if let Some(index) = self.retiring.iter().position(|r| r.pid == pid) {
+                let retired = self.retiring.swap_remove(index);
+                info!(
+                    "worker {} pid {pid} exited ({exit}), old generation",
+                    retired.id + 1
+                );
+                continue;
+            }
+            let Some(id) = self.slots.iter().position(|s| s.pid == Some(pid)) else {
+                continue;
+            };
+            let stopping = self.stop.is_some();
+            let slot = &mut self.slots[id];
+            slot.pid = None;
+            if stopping {
+                info!("worker {} pid {pid} exited ({exit})", id + 1);
+                continue;
+            }
+            let ran_for = slot.started.map_or(Duration::ZERO, |t| t.elapsed());
+            let fatal = exit == Exit::Code(worker::EXIT_FATAL);
+            match slot.backoff.on_exit(ran_for, fatal) {
+                Decision::RespawnAfter(delay) => {
+                    warn!("worker {} pid {pid} exited ({exit}); respawning", id + 1);
+                    slot.respawn_at = Some(Instant::now() + delay);
+                }
+                Decision::GiveUp => {
+                    error!(
+                        "worker {} pid {pid} exited ({exit}) right after starting, {} times in a row; \
+                         not respawning it",
+                        id + 1,
+                        respawn::MAX_QUICK_FAILURES
+                    );
+                    slot.given_up = true;
+                }
+                Decision::Fatal => {
+                    error!(
+                        "worker {} pid {pid} cannot run this configuration ({exit}); not respawning it",
+                        id + 1
+                    );
+                    slot.given_up = true;
+                }
+            }
+        }
+    }
+
+    fn terminate(&mut self, interrupts: u32) {
+        let repeated = self.stop.is_some();
+        if repeated || interrupts > 1 {
+            if interrupts > 0 {
+                warn!("interrupted again: killing the workers now");
+                self.kill_all();
+            }
+            return;
+        }
+        info!(
+            "stopping gracefully: workers finish their requests (at most {:?})",
+            self.config.shutdown_timeout
+        );
+        self.stop = Some(Stop {
+            deadline: Instant::now() + self.config.shutdown_timeout,
+            killed: false,
+        });
+        // New connections are refused from now on instead of waiting in a backlog nobody reads.
+        self.listeners.clear();
+        for slot in &mut self.slots {
+            slot.respawn_at = None;
+        }
+        for pid in self.live_pids() {
+            process::send(pid, Signal::SIGTERM);
+        }
+    }
+
+    fn kill_all(&mut self) {
+        for pid in self.live_pids() {
+            process::send(pid, Signal::SIGKILL);
+        }
+        if let Some(stop) = &mut self.stop {
+            stop.killed = true;
+        }
+    }
+
+    /// Starts a new generation of workers, then lets the old one drain. The listen sockets stay
+    /// open in the master throughout, so no connection is refused while the two overlap.
+    fn reload(&mut self) {
+        if self.stop.is_some() {
+            return;
+        }
+        if let Err(e) = check_root(&self.config) {
+            error!("reload refused, the workers keep running: {e:#}");
+            return;
+        }
+        let deadline = Instant::now() + self.config.shutdown_timeout;
+        let mut old = Vec::new();
+        for (id, slot) in self.slots.iter_mut().enumerate() {
+            if let Some(pid) = slot.pid.take() {
+                old.push(Retiring {
+                    id,
+                    pid,
+                    deadline,
+                    killed: false,
+                });
+            }
+            *slot = Slot::default();
+        }
+        info!(
+            "reloading: starting {} new workers, {} old ones drain",
+            self.slots.len(),
+            old.len()
+        );
+        for id in 0..self.slots.len() {
+            self.spawn(id);
+        }
+        for retiring in &old {
+            process::send(retiring.pid, Signal::SIGTERM);
+        }
+        self.retiring.extend(old);
+    }
+
+    fn reopen_logs(&mut self) {
+        if let Some(path) = &self.config.log_file {
+            if let Err(e) = crate::log::reopen(path) {
+                error!("cannot reopen log file {}: {e}", path.display());
+            }
+            info!("log file reopened");
+        }
+        for pid in self.live_pids() {
+            process::send(pid, Signal::SIGUSR1);
+        }
+    }
+
+    fn run_timers(&mut self) {
+        let now = Instant::now();
+        if let Some(stop) = &self.stop
+            && !stop.killed
+            && now >= stop.deadline
+        {
+            warn!("shutdown timeout: killing the workers that are still draining");
+            self.kill_all();
+        }
+        for retiring in &mut self.retiring {
+            if !retiring.killed && now >= retiring.deadline {
+                warn!(
+                    "old worker {} pid {} still draining at its deadline: killing it",
+                    retiring.id + 1,
+                    retiring.pid
+                );
+                process::send(retiring.pid, Signal::SIGKILL);
+                retiring.killed = true;
+            }
+        }
+        if self.stop.is_none() {
+            let due: Vec<usize> = (0..self.slots.len())
+                .filter(|&id| self.slots[id].respawn_at.is_some_and(|at| at <= now))
+                .collect();
+            for id in due {
+                self.spawn(id);
+            }
+        }
+    }
+
+    fn next_timer(&self) -> Option<Instant> {
+        let stop = self.stop.as_ref().filter(|s| !s.killed).map(|s| s.deadline);
+        let retiring = self
+            .retiring
+            .iter()
+            .filter(|r| !r.killed)
+            .map(|r| r.deadline);
+        let respawns = self.slots.iter().filter_map(|s| s.respawn_at);
+        stop.into_iter().chain(retiring).chain(respawns).min()
+    }
+
+    fn live_pids(&self) -> Vec<Pid> {
+        let current = self.slots.iter().filter_map(|s| s.pid);
+        current.chain(self.retiring.iter().map(|r| r.pid)).collect()
+    }
+}
+
+/// The `--pid-file`, removed when the master ends.
+struct PidFile(Option<PathBuf>);
+
+impl PidFile {
+    fn create(path: Option<PathBuf>) -> anyhow::Result<PidFile> {
+        if let Some(path) = &path {
+            std::fs::write(path, format!("{}\n", std::process::id()))
+                .with_context(|| format!("cannot write pid file {}", path.display()))?;
+        }
+        Ok(PidFile(path))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! How to fork, signal and reap one process: the mechanism. When to do it is `master/mod.rs`.
+
+use std::fmt;
+
+use nix::errno::Errno;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, getppid};
+
+/// Which side of a fork this is.
+pub enum Forked {
+    Parent(Pid),
+    Child,
+}
+
+/// Forks this process.
+pub fn fork() -> nix::Result<Forked> {
+    // SAFETY: the master is single-threaded (it starts no thread or async runtime), so the child
+    // is a complete copy and no lock can be held by a thread that does not exist in the child.
+    match unsafe { nix::unistd::fork() }? {
+        ForkResult::Parent { child } => Ok(Forked::Parent(child)),
+        ForkResult::Child => Ok(Forked::Child),
+    }
+}
+
+/// In a freshly forked child: arrange to be killed when the master dies, so no worker outlives
+/// it. Returns false if the master is already gone (it died before the arrangement was made).
+pub fn die_with_parent(master: Pid) -> bool {
+    if nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).is_err() {
+        return false;
+    }
+    getppid() == master
+}
+
+/// Lets the signals the master blocked reach this process again.
+pub fn unblock_signals() {
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+/// Sends `signal` to `pid`; a process that is already gone is not an error.
+pub fn send(pid: Pid, signal: Signal) {
+    match kill(pid, signal) {
+        Ok(()) | Err(Errno::ESRCH) => {}
+        Err(e) => tracing::warn!("cannot send {signal} to pid {pid}: {e}"),
+    }
+}
+
+/// How a child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(Signal),
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(code) => write!(f, "exit code {code}"),
+            Exit::Signal(signal) => write!(f, "signal {signal}"),
+        }
+    }
+}
+
+/// Collects every child that has exited, without waiting. Called on each SIGCHLD: signals
+/// coalesce, so one SIGCHLD may stand for several exits.
+pub fn reap() -> Vec<(Pid, Exit)> {
+    let mut exited = Vec::new();
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => exited.push((pid, Exit::Code(code))),
+            Ok(WaitStatus::Signaled(pid, signal, _)) => exited.push((pid, Exit::Signal(signal))),
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return exited,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => {
+                tracing::error!("waitpid: {e}");
+                return exited;
+            }
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! A worker process: built after the fork, it serves every listen socket it inherited on its
+//! own single-threaded event loop until told to stop.
+//!
+//! - Connections are capped by a semaphore: an accept loop takes a permit before it accepts, so
+//!   at the limit the worker simply stops accepting and the kernel's backlog holds the rest.
+//! - SIGTERM, SIGINT or SIGQUIT start a drain: the accept loops close their sockets, idle
+//!   connections close, busy ones finish their current response; when the last connection has
+//!   given its permit back, the worker exits 0.
+//! - SIGUSR1 reopens the log file.
+
+use std::net::TcpListener as StdListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Semaphore, watch};
+use tracing::{debug, error, info, warn};
+
+use crate::config::Config;
+use crate::conn::{self, Shared};
+use crate::fs::Site;
+use crate::master::process;
+
+/// Exit code of a worker that cannot run its configuration; the master does not respawn it.
+pub const EXIT_FATAL: i32 = 2;
+
+/// Pause after the process runs out of file descriptors before accepting again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Runs worker number `id` (1-based) on `listeners` and returns its exit code.
+pub fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i32 {
+    let site = match Site::open(config.root.as_deref(), config.site.clone()) {
+        Ok(site) => site,
+        Err(e) => {
+            error!("worker {id}: cannot open the site root: {e}");
+            return EXIT_FATAL;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!("worker {id}: cannot start its event loop: {e}");
+            return EXIT_FATAL;
+        }
+    };
+    runtime.block_on(serve(id, config, site, listeners))
+}
+
+async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListener>) -> i32 {
+    // Handlers first, then unblock: a stop signal sent while we were starting is still
+    // pending and is delivered to the handler, not lost or fatal.
+    let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut usr1)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::quit()),
+        signal(SignalKind::user_defined1()),
+    ) else {
+        error!("worker {id}: cannot install signal handlers");
+        return EXIT_FATAL;
+    };
+    process::unblock_signals();
+
+    let shared = Arc::new(Shared {
+        site,
+        limits: config.conn,
+    });
+    let (drain_tx, drain_rx) = watch::channel(false);
+    let permits = Arc::new(Semaphore::new(config.max_connections));
+    for listener in listeners {
+        let listener = match listener
+            .set_nonblocking(true)
+            .and_then(|()| TcpListener::from_std(listener))
+        {
+            Ok(listener) => listener,
+            Err(e) => {
+                error!("worker {id}: cannot use a listen socket: {e}");
+                return EXIT_FATAL;
+            }
+        };
+        tokio::spawn(accept_loop(
+            listener,
+            shared.clone(),
+            permits.clone(),
+            drain_rx.clone(),
+        ));
+    }
+    info!(
+        "worker {id} pid {} (parent {}) started",
+        std::process::id(),
+        nix::unistd::getppid()
+    );
+
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = quit.recv() => break,
+            _ = usr1.recv() => {
+                if let Some(path) = &config.log_file
+                    && let Err(e) = crate::log::reopen(path)
+                {
+                    error!("worker {id}: cannot reopen log file {}: {e}", path.display());
+                }
+            }
+        }
+    }
+    info!("worker {id} draining");
+    let _ = drain_tx.send(true);
+    // Every connection holds a permit until it ends; having them all back means none is left.
+    let all = u32::try_from(config.max_connections).unwrap_or(u32::MAX);
+    let _ = permits.acquire_many(all).await;
+    info!("worker {id} stopped");
+    0
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    permits: Arc<Semaphore>,
+    mut drain: watch::Receiver<bool>,
+) {
+    let mut out_of_descriptors = false;
+    loop {
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+            _ = drain.changed() => return,
+        };
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = drain.changed() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                out_of_descriptors = false;
+                // Responses are written whole; Nagle would only delay the last segment.
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(conn::serve(
+                    stream,
+                    peer,
+                    shared.clone(),
+                    drain.clone(),
+                    permit,
+                ));
+            }
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                ) =>
+            {
+                // The pending connection stays in the backlog; retrying at once would spin.
+                if !out_of_descriptors {
+                    warn!("accept: {e}; pausing accepts until descriptors are free");
+                    out_of_descriptors = true;
+                }
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+            }
+            Err(e) => debug!("accept: {e}"),
+        }
+    }
+}
