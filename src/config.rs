@@ -124,7 +124,8 @@ impl Config {
         let mut listen = Vec::new();
         for arg in listen_args {
             for addr in parse_listen(arg)? {
-                if !listen.contains(&addr) {
+                // Port 0 asks for any free port: two of them are two listeners.
+                if addr.port() == 0 || !listen.contains(&addr) {
                     listen.push(addr);
                 }
             }

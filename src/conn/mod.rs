@@ -156,8 +156,11 @@ impl Connection {
             }
             self.flush().await?;
 
+            // A new connection's first request is awaited like a head in progress: nginx's
+            // client_header_timeout, not the keep-alive one.
             let deadline = match head_started {
                 Some(started) => started + self.shared.limits.header_timeout,
+                None if self.served == 0 => Instant::now() + self.shared.limits.header_timeout,
                 None => Instant::now() + self.shared.limits.keepalive_timeout,
             };
             match self.wait_for_bytes(deadline).await? {
@@ -246,15 +249,19 @@ impl Connection {
         }
     }
 
-    /// Waits for more bytes from the client, until `deadline`. An idle connection also gives up
-    /// its wait when the worker starts draining.
+    /// Waits for more bytes from the client, until `deadline`. An idle keep-alive connection
+    /// also gives up its wait when the worker starts draining. A connection that has not sent
+    /// its first request yet does not: it was accepted by this worker, and closing it unanswered
+    /// during a reload would fail a client that did nothing wrong.
     async fn wait_for_bytes(&mut self, deadline: Instant) -> Result<Arrival, Failure> {
-        let idle = self.input.is_empty();
-        let draining = *self.drain.borrow();
+        let idle = self.input.is_empty() && self.served > 0;
+        if idle && *self.drain.borrow() {
+            return Ok(Arrival::Drain);
+        }
         let read_limit = self.shared.limits.head.max_head_bytes + io::READ_CHUNK;
         tokio::select! {
             biased;
-            _ = self.drain.changed(), if idle && !draining => Ok(Arrival::Drain),
+            _ = self.drain.changed(), if idle => Ok(Arrival::Drain),
             read = timeout_at(deadline, io::read_some(&mut self.stream, &mut self.input, read_limit)) => {
                 match read {
                     Err(_) => Ok(Arrival::Timeout),

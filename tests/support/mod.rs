@@ -453,3 +453,23 @@ impl Site {
 pub fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
+
+/// Which of `candidates` holds the server side of the loopback TCP connection from
+/// `client_port` to `server_port` (found through /proc/net/tcp inodes).
+pub fn owner_of_connection(server_port: u16, client_port: u16, candidates: &[u32]) -> Option<u32> {
+    let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
+    let inode = table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next()?, 16).ok();
+        (port(fields[1])? == server_port && port(fields[2])? == client_port)
+            .then(|| fields[9].to_owned())
+    })?;
+    let wanted = format!("socket:[{inode}]");
+    candidates.iter().copied().find(|pid| {
+        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+            fds.flatten().any(|fd| {
+                std::fs::read_link(fd.path()).is_ok_and(|target| target.to_string_lossy() == wanted)
+            })
+        })
+    })
+}
