@@ -13,7 +13,8 @@ pub enum Forked {
     Child,
 }
 
-/// Forks this process.
+/// Forks this process. Only for a single-threaded caller such as the master: the child of a
+/// multi-threaded process may only call async-signal-safe functions.
 pub fn fork() -> nix::Result<Forked> {
     // SAFETY: the master is single-threaded (it starts no thread or async runtime), so the child
     // is a complete copy and no lock can be held by a thread that does not exist in the child.
@@ -57,6 +58,18 @@ impl fmt::Display for Exit {
         match self {
             Exit::Code(code) => write!(f, "exit code {code}"),
             Exit::Signal(signal) => write!(f, "signal {signal}"),
+        }
+    }
+}
+
+/// Waits for the child `pid` to exit.
+pub fn wait(pid: Pid) -> nix::Result<Exit> {
+    loop {
+        match waitpid(pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(Exit::Code(code)),
+            Ok(WaitStatus::Signaled(_, signal, _)) => return Ok(Exit::Signal(signal)),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(e),
         }
     }
 }

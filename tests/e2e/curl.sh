@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# End-to-end checks with a real HTTP client (curl) against the release binary: the commands a
+# user would type. Usage: tests/e2e/curl.sh PATH/TO/forkhttpd
+set -euo pipefail
+
+bin=$(realpath "$1")
+work=$(mktemp -d)
+log="$work/server.log"
+pid=
+cleanup() {
+    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+passed=0
+failed=0
+check() { # check NAME COMMAND...
+    local name=$1
+    shift
+    if "$@"; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+        echo "FAIL: $name" >&2
+    fi
+}
+
+mkdir -p "$work/site/docs"
+echo '<h1>e2e</h1>' >"$work/site/index.html"
+head -c 3000000 /dev/urandom >"$work/site/big.bin"
+echo 'docs' >"$work/site/docs/index.html"
+
+"$bin" -w 2 -l 127.0.0.1:0 "$work/site" 2>"$log" &
+pid=$!
+for _ in $(seq 100); do
+    [[ $(grep -c ') started' "$log" || true) -ge 2 ]] && break
+    sleep 0.1
+done
+port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log" | head -1)
+base="http://127.0.0.1:$port"
+
+check "index" test "$(curl -fsS "$base/")" = '<h1>e2e</h1>'
+check "status 404" test "$(curl -s -o /dev/null -w '%{http_code}' "$base/missing")" = 404
+check "redirect followed" test "$(curl -fsSL "$base/docs")" = docs
+check "HEAD" bash -c "curl -fsSI '$base/big.bin' | grep -qi '^content-length: 3000000'"
+check "HTTP/1.0" test "$(curl -fsS --http1.0 "$base/")" = '<h1>e2e</h1>'
+check "big file bytes" bash -c "curl -fsS '$base/big.bin' | cmp - '$work/site/big.bin'"
+check "keep-alive reuse" bash -c "curl -fsS -v '$base/' '$base/docs/' 2>&1 | grep -q 'Re-using existing connection\|Reusing existing'"
+check "POST is 405" test "$(curl -s -o /dev/null -w '%{http_code}' -d x "$base/")" = 405
+
+kill -TERM "$pid"
+wait "$pid" && code=0 || code=$?
+pid=
+check "graceful exit code" test "$code" = 0
+
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
