@@ -50,6 +50,19 @@ pub struct Cli {
     #[arg(long)]
     pub hidden: bool,
 
+    /// Compress text, JavaScript, JSON, SVG, XML and WASM files of 1 KiB to 8 MiB on the fly
+    /// (brotli, zstd or gzip, as the client prefers); each result is cached.
+    #[arg(long)]
+    pub compress: bool,
+
+    /// Memory per worker for the compressed copies made by --compress.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::fs::compress::DEFAULT_CACHE_BYTES)]
+    pub compress_cache_bytes: usize,
+
+    /// Cache-Control header for files, e.g. "public, max-age=3600".
+    #[arg(long, value_name = "VALUE")]
+    pub cache_control: Option<String>,
+
     /// Seconds a client has to send a whole request head.
     #[arg(long, value_name = "SECS", default_value_t = limits::HEADER_TIMEOUT.as_secs_f64())]
     pub header_timeout: f64,
@@ -148,6 +161,11 @@ impl Config {
         if cli.max_connections == 0 || cli.max_connections > u32::MAX as usize {
             bail!("--max-connections must be at least 1");
         }
+        if let Some(value) = &cli.cache_control
+            && (value.is_empty() || value.bytes().any(|b| b.is_ascii_control()))
+        {
+            bail!("--cache-control must be a non-empty header value without control characters");
+        }
         if cli.max_requests_per_connection == 0 {
             bail!("--max-requests-per-connection must be at least 1");
         }
@@ -158,6 +176,9 @@ impl Config {
             site: SiteOptions {
                 listing: cli.listing,
                 hidden: cli.hidden,
+                compress: cli.compress,
+                compress_cache_bytes: cli.compress_cache_bytes,
+                cache_control: cli.cache_control,
             },
             conn: ConnLimits {
                 head: HeadLimits {

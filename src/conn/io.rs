@@ -10,8 +10,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 
-use crate::http::Body;
-use crate::limits::{INLINE_FILE_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT};
+use crate::http::response::{Body, Segment, Source};
+use crate::limits::{INLINE_FILE_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT, OUTPUT_FLUSH_BYTES};
 
 /// Bytes asked of the kernel per read.
 pub const READ_CHUNK: usize = 16 * 1024;
@@ -63,22 +63,55 @@ pub async fn append_body(
         Body::Empty => {}
         Body::Static(bytes) => output.extend_from_slice(bytes),
         Body::Bytes(bytes) => output.extend_from_slice(&bytes),
-        Body::File { file, offset, len } if len <= INLINE_FILE_MAX => {
-            let start = output.len();
-            output.resize(start + len as usize, 0);
-            // A file that shrank since its fstat fails here, and the connection is closed: the
-            // Content-Length already promised cannot be kept.
-            if let Err(error) = file.read_exact_at(&mut output[start..], offset) {
-                output.truncate(start);
-                return Err(error);
-            }
-        }
         Body::File { file, offset, len } => {
-            write_all(stream, output, send_timeout).await?;
-            send_file(stream, &file, offset, len, send_timeout).await?;
+            append_file_range(stream, output, &file, offset, len, send_timeout).await?;
+        }
+        Body::Shared { bytes, offset, len } => {
+            output.extend_from_slice(&bytes[offset..offset + len])
+        }
+        Body::Multipart { source, segments } => {
+            for segment in segments {
+                match (segment, &source) {
+                    (Segment::Literal(bytes), _) => output.extend_from_slice(&bytes),
+                    (Segment::Range { offset, len }, Source::File(file)) => {
+                        append_file_range(stream, output, file, offset, len, send_timeout).await?;
+                    }
+                    (Segment::Range { offset, len }, Source::Shared(bytes)) => {
+                        output.extend_from_slice(&bytes[offset as usize..(offset + len) as usize]);
+                    }
+                }
+                if output.len() >= OUTPUT_FLUSH_BYTES {
+                    write_all(stream, output, send_timeout).await?;
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Copies a small file range into `output`, or flushes `output` and sends a large one with
+/// sendfile.
+async fn append_file_range(
+    stream: &mut TcpStream,
+    output: &mut Vec<u8>,
+    file: &File,
+    offset: u64,
+    len: u64,
+    send_timeout: Duration,
+) -> io::Result<()> {
+    if len <= INLINE_FILE_MAX {
+        let start = output.len();
+        output.resize(start + len as usize, 0);
+        // A file that shrank since its fstat fails here, and the connection is closed: the
+        // Content-Length already promised cannot be kept.
+        if let Err(error) = file.read_exact_at(&mut output[start..], offset) {
+            output.truncate(start);
+            return Err(error);
+        }
+        return Ok(());
+    }
+    write_all(stream, output, send_timeout).await?;
+    send_file(stream, file, offset, len, send_timeout).await
 }
 
 /// Sends `len` bytes of `file` from `offset` without copying them through user space.

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
+use std::sync::Arc;
 
 use crate::http::Status;
 
@@ -31,6 +32,30 @@ pub enum Body {
         offset: u64,
         len: u64,
     },
+    /// A slice of bytes shared with a cache (compressed representations).
+    Shared {
+        bytes: Arc<[u8]>,
+        offset: usize,
+        len: usize,
+    },
+    /// A multipart/byteranges body: literal part headers between ranges of one source.
+    Multipart {
+        source: Source,
+        segments: Vec<Segment>,
+    },
+}
+
+/// Where the ranges of a multipart body come from.
+#[derive(Debug)]
+pub enum Source {
+    File(File),
+    Shared(Arc<[u8]>),
+}
+
+#[derive(Debug)]
+pub enum Segment {
+    Literal(Vec<u8>),
+    Range { offset: u64, len: u64 },
 }
 
 impl Body {
@@ -40,6 +65,14 @@ impl Body {
             Body::Static(bytes) => bytes.len() as u64,
             Body::Bytes(bytes) => bytes.len() as u64,
             Body::File { len, .. } => *len,
+            Body::Shared { len, .. } => *len as u64,
+            Body::Multipart { segments, .. } => segments
+                .iter()
+                .map(|segment| match segment {
+                    Segment::Literal(bytes) => bytes.len() as u64,
+                    Segment::Range { len, .. } => *len,
+                })
+                .sum(),
         }
     }
 

@@ -1,0 +1,176 @@
+//! On-the-fly compression (`--compress`): brotli, zstd or gzip of compressible files, computed
+//! once per file version and encoding, and kept in a per-worker cache with a memory bound.
+
+use std::collections::{HashMap, VecDeque};
+use std::fs::{File, Metadata};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex};
+
+use crate::fs::encoding::Coding;
+use crate::fs::etag::{self, Version};
+
+/// Smaller files gain too little to be worth a Content-Encoding.
+pub const MIN_SIZE: u64 = 1024;
+
+/// Larger files are not compressed on the fly: the work would stall the worker's event loop.
+/// Precompressed siblings have no size limit.
+pub const MAX_SIZE: u64 = 8 << 20;
+
+/// Default memory for compressed bytes per worker.
+pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
+/// A compressed representation and its own strong ETag.
+#[derive(Debug)]
+pub struct Compressed {
+    pub bytes: Arc<[u8]>,
+    pub etag: Arc<str>,
+}
+
+/// Types worth compressing: text, and the structured text formats sent as `application/`.
+pub fn is_compressible(content_type: &str) -> bool {
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    mime.starts_with("text/")
+        || mime.ends_with("+xml")
+        || mime.ends_with("+json")
+        || matches!(
+            mime,
+            "application/javascript" | "application/json" | "application/xml" | "application/wasm"
+        )
+}
+
+#[derive(Debug)]
+struct Cache {
+    /// `None`: compressing did not make it smaller; sent as identity.
+    entries: HashMap<(Version, Coding), Option<Arc<Compressed>>>,
+    /// Insertion order, for evicting the oldest first.
+    order: VecDeque<(Version, Coding)>,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+pub struct CompressCache {
+    cache: Mutex<Cache>,
+    max_bytes: usize,
+}
+
+impl CompressCache {
+    pub fn new(max_bytes: usize) -> CompressCache {
+        let cache = Cache {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            bytes: 0,
+        };
+        CompressCache {
+            cache: Mutex::new(cache),
+            max_bytes,
+        }
+    }
+
+    /// `file` compressed with `coding`, from the cache or compressed now. `None` if the file is
+    /// outside the size window, or compression would not make it smaller.
+    pub fn get(&self, file: &File, meta: &Metadata, coding: Coding) -> Option<Arc<Compressed>> {
+        if coding == Coding::Identity || !(MIN_SIZE..=MAX_SIZE).contains(&meta.len()) {
+            return None;
+        }
+        let key = (Version::of(meta), coding);
+        if let Some(entry) = self.lock().entries.get(&key) {
+            return entry.clone();
+        }
+        let mut original = vec![0u8; meta.len() as usize];
+        file.read_exact_at(&mut original, 0).ok()?;
+        let encoded = compress(&original, coding).ok()?;
+        let entry = (encoded.len() < original.len()).then(|| {
+            let etag = etag::hash_bytes(&encoded).into();
+            Arc::new(Compressed {
+                bytes: encoded.into(),
+                etag,
+            })
+        });
+        self.insert(key, entry.clone());
+        entry
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn insert(&self, key: (Version, Coding), entry: Option<Arc<Compressed>>) {
+        let size = entry.as_ref().map_or(0, |c| c.bytes.len());
+        if size > self.max_bytes {
+            return;
+        }
+        let mut cache = self.lock();
+        while cache.bytes + size > self.max_bytes
+            && let Some(oldest) = cache.order.pop_front()
+        {
+            if let Some(Some(evicted)) = cache.entries.remove(&oldest) {
+                cache.bytes -= evicted.bytes.len();
+            }
+        }
+        cache.bytes += size;
+        cache.order.push_back(key);
+        cache.entries.insert(key, entry);
+    }
+}
+
+/// Compression levels: the result is cached, so we pay for better ratios once; these stay
+/// within a few tens of milliseconds for the largest file compressed on the fly.
+pub fn compress(input: &[u8], coding: Coding) -> std::io::Result<Vec<u8>> {
+    match coding {
+        Coding::Br => {
+            let mut output = Vec::with_capacity(input.len() / 3);
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: 6,
+                lgwin: 22,
+                ..Default::default()
+            };
+            brotli::BrotliCompress(&mut &input[..], &mut output, &params)?;
+            Ok(output)
+        }
+        Coding::Zstd => zstd::bulk::compress(input, 9),
+        Coding::Gzip => {
+            let mut encoder = flate2::write::GzEncoder::new(
+                Vec::with_capacity(input.len() / 3),
+                flate2::Compression::new(6),
+            );
+            encoder.write_all(input)?;
+            encoder.finish()
+        }
+        Coding::Identity => Ok(input.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compressible_types() {
+        assert!(is_compressible("text/html; charset=utf-8"));
+        assert!(is_compressible("application/javascript"));
+        assert!(is_compressible("image/svg+xml"));
+        assert!(is_compressible("application/wasm"));
+        assert!(!is_compressible("image/png"));
+        assert!(!is_compressible("application/octet-stream"));
+    }
+
+    #[test]
+    fn cache_respects_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CompressCache::new(4000);
+        for i in 0..20 {
+            let path = dir.path().join(format!("f{i}"));
+            let text: String = (0..3000)
+                .map(|j| char::from(b'a' + ((i * 7 + j * 13) % 26) as u8))
+                .collect();
+            std::fs::write(&path, text).unwrap();
+            let file = File::open(&path).unwrap();
+            let meta = file.metadata().unwrap();
+            assert!(cache.get(&file, &meta, Coding::Gzip).is_some());
+            assert!(cache.lock().bytes <= 4000);
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Content codings (RFC 9110 §8.4, §12.5.3): reading `Accept-Encoding` and ranking what we can
+//! send by the client's q-values.
+
+/// The codings forkhttpd can send, in the order it prefers them at equal q (smallest first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Coding {
+    Br,
+    Zstd,
+    Gzip,
+    Identity,
+}
+
+impl Coding {
+    pub const ALL: [Coding; 4] = [Coding::Br, Coding::Zstd, Coding::Gzip, Coding::Identity];
+
+    /// The token in `Content-Encoding`.
+    pub fn token(self) -> &'static str {
+        match self {
+            Coding::Br => "br",
+            Coding::Zstd => "zstd",
+            Coding::Gzip => "gzip",
+            Coding::Identity => "identity",
+        }
+    }
+
+    /// The file name suffix of a precompressed sibling.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Coding::Br => ".br",
+            Coding::Zstd => ".zst",
+            Coding::Gzip => ".gz",
+            Coding::Identity => "",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The client's q-values, in thousandths, per coding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Accepted {
+    q: [u16; 4],
+}
+
+/// Reads an `Accept-Encoding` value. Without the field, only identity is sent: a client that
+/// says nothing may not understand any coding.
+pub fn parse(header: Option<&str>) -> Accepted {
+    let mut explicit: [Option<u16>; 4] = [None; 4];
+    let mut star: Option<u16> = None;
+    for element in header.unwrap_or("").split(',') {
+        let mut params = element.split(';');
+        let name = params.next().unwrap_or("").trim();
+        if name.is_empty() {
+            continue;
+        }
+        let mut q = 1000;
+        for param in params {
+            if let Some((key, value)) = param.split_once('=')
+                && key.trim().eq_ignore_ascii_case("q")
+            {
+                match parse_q(value.trim()) {
+                    Some(value) => q = value,
+                    None => q = 0,
+                }
+            }
+        }
+        let coding = match name.to_ascii_lowercase().as_str() {
+            "br" => Some(Coding::Br),
+            "zstd" => Some(Coding::Zstd),
+            "gzip" | "x-gzip" => Some(Coding::Gzip),
+            "identity" => Some(Coding::Identity),
+            "*" => {
+                star = Some(q);
+                None
+            }
+            _ => None,
+        };
+        if let Some(coding) = coding {
+            explicit[coding.index()] = Some(q);
+        }
+    }
+    let mut q = [0u16; 4];
+    for coding in Coding::ALL {
+        // Identity is acceptable unless excluded, by name or by "*;q=0" (§12.5.3).
+        let default = if coding == Coding::Identity {
+            star.unwrap_or(1000).max(1)
+        } else {
+            star.unwrap_or(0)
+        };
+        let default = if coding == Coding::Identity && star == Some(0) {
+            0
+        } else {
+            default
+        };
+        q[coding.index()] = explicit[coding.index()].unwrap_or(default);
+    }
+    Accepted { q }
+}
+
+/// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), as thousandths.
+fn parse_q(text: &str) -> Option<u16> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let thousandths: u16 = format!("{fraction:0<3}").parse().ok()?;
+    match whole {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+impl Accepted {
+    pub fn q(&self, coding: Coding) -> u16 {
+        self.q[coding.index()]
+    }
+
+    /// Acceptable codings, best first: by q, then by our order (compressed before identity).
+    /// Identity is always last-resort available, even when excluded: a representation the
+    /// client said it does not want beats no answer, as most servers do.
+    pub fn ranked(&self) -> Vec<Coding> {
+        let mut ranked: Vec<Coding> = Coding::ALL.into_iter().filter(|&c| self.q(c) > 0).collect();
+        ranked.sort_by_key(|&c| std::cmp::Reverse(self.q(c)));
+        if !ranked.contains(&Coding::Identity) {
+            ranked.push(Coding::Identity);
+        }
+        ranked
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browsers_get_brotli_first() {
+        let accepted = parse(Some("gzip, deflate, br, zstd"));
+        assert_eq!(
+            accepted.ranked(),
+            vec![Coding::Br, Coding::Zstd, Coding::Gzip, Coding::Identity]
+        );
+    }
+
+    #[test]
+    fn q_values_decide() {
+        let accepted = parse(Some("br;q=0.5, gzip;q=0.9, zstd;q=0"));
+        assert_eq!(
+            accepted.ranked(),
+            vec![Coding::Identity, Coding::Gzip, Coding::Br]
+        );
+        let accepted = parse(Some("br;q=0.5, gzip;q=0.9, identity;q=0.1"));
+        assert_eq!(
+            accepted.ranked(),
+            vec![Coding::Gzip, Coding::Br, Coding::Identity]
+        );
+    }
+
+    #[test]
+    fn identity_exclusion_is_understood() {
+        let accepted = parse(Some("gzip, identity;q=0"));
+        assert_eq!(accepted.q(Coding::Identity), 0);
+        assert_eq!(accepted.ranked(), vec![Coding::Gzip, Coding::Identity]);
+        assert_eq!(parse(Some("*;q=0")).q(Coding::Identity), 0);
+        assert_eq!(parse(Some("*")).q(Coding::Br), 1000);
+    }
+
+    #[test]
+    fn no_header_means_identity_only() {
+        assert_eq!(parse(None).ranked(), vec![Coding::Identity]);
+        assert_eq!(parse(Some("")).ranked(), vec![Coding::Identity]);
+    }
+
+    #[test]
+    fn q_syntax() {
+        assert_eq!(parse_q("0.5"), Some(500));
+        assert_eq!(parse_q("1"), Some(1000));
+        assert_eq!(parse_q("1.000"), Some(1000));
+        assert_eq!(parse_q("0.001"), Some(1));
+        assert_eq!(parse_q("1.5"), None);
+        assert_eq!(parse_q("0.0001"), None);
+        assert_eq!(parse(Some("gzip;q=2")).q(Coding::Gzip), 0);
+    }
+}
