@@ -422,12 +422,12 @@ impl Content {
             Content::File(file) => Body::File {
                 file,
                 offset: range.first,
-                len: range.len(),
+                len: range.size(),
             },
             Content::Shared(bytes) => Body::Shared {
                 bytes,
                 offset: range.first as usize,
-                len: range.len() as usize,
+                len: range.size() as usize,
             },
         }
     }
@@ -446,7 +446,7 @@ impl Content {
             segments.push(Segment::Literal(head.into_bytes()));
             segments.push(Segment::Range {
                 offset: range.first,
-                len: range.len(),
+                len: range.size(),
             });
         }
         segments.push(Segment::Literal(

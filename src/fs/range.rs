@@ -19,7 +19,8 @@ pub struct ByteRange {
 }
 
 impl ByteRange {
-    pub fn len(&self) -> u64 {
+    /// Bytes in the range; never zero, the range is inclusive.
+    pub fn size(&self) -> u64 {
         self.last - self.first + 1
     }
 }

@@ -31,7 +31,9 @@ echo '<h1>e2e</h1>' >"$work/site/index.html"
 head -c 3000000 /dev/urandom >"$work/site/big.bin"
 echo 'docs' >"$work/site/docs/index.html"
 
-"$bin" -w 2 -l 127.0.0.1:0 "$work/site" 2>"$log" &
+for i in $(seq 400); do echo "line $i of a compressible stylesheet {color: red}"; done >"$work/site/style.css"
+
+"$bin" -w 2 -l 127.0.0.1:0 --compress "$work/site" 2>"$log" &
 pid=$!
 for _ in $(seq 100); do
     [[ $(grep -c ') started' "$log" || true) -ge 2 ]] && break
@@ -47,6 +49,13 @@ check "HEAD" bash -c "curl -fsSI '$base/big.bin' | grep -qi '^content-length: 30
 check "HTTP/1.0" test "$(curl -fsS --http1.0 "$base/")" = '<h1>e2e</h1>'
 check "big file bytes" bash -c "curl -fsS '$base/big.bin' | cmp - '$work/site/big.bin'"
 check "keep-alive reuse" bash -c "curl -fsS -v '$base/' '$base/docs/' 2>&1 | grep -q 'Re-using existing connection\|Reusing existing'"
+# Resume an interrupted download: curl asks for the rest with a Range and appends it.
+head -c 1234567 "$work/site/big.bin" >"$work/partial.bin"
+check "curl -C - resumes" bash -c "curl -fsS -C - -o '$work/partial.bin' '$base/big.bin' && cmp '$work/partial.bin' '$work/site/big.bin'"
+check "range" test "$(curl -fsS -r 0-3 "$base/index.html")" = '<h1>'
+check "compressed" bash -c "curl -fsS --compressed -D '$work/h' '$base/style.css' | cmp - '$work/site/style.css' && grep -qi '^content-encoding:' '$work/h'"
+etag=$(curl -fsSI "$base/index.html" | tr -d '\r' | sed -n 's/^[Ee][Tt]ag: //p')
+check "304 with etag" test "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$base/index.html")" = 304
 check "POST is 405" test "$(curl -s -o /dev/null -w '%{http_code}' -d x "$base/")" = 405
 
 kill -TERM "$pid"
