@@ -117,3 +117,79 @@ fn encoded_names_reach_real_files() {
         (200, "hello, world\n".into())
     );
 }
+
+#[test]
+fn confusion_corpus_never_serves_the_secret() {
+    let site = Site::new();
+    let secret = site.dir.path().join("secret.txt");
+    std::os::unix::fs::symlink(&secret, site.root().join("link-abs-out.txt")).unwrap();
+    std::os::unix::fs::symlink(site.dir.path(), site.root().join("link-parent")).unwrap();
+    let server = Server::start(&[&site.root_arg()]);
+    let deep_climb = format!("/{}{}secret.txt", "a/".repeat(500), "../".repeat(501));
+    let deep_path = format!("/{}secret.txt", "a/".repeat(500));
+    let too_long = format!("/{}", "a".repeat(9000));
+    let cases: Vec<(String, u16)> = vec![
+        // Encoded slashes and dots together.
+        ("/%2e%2e%2fsecret.txt".into(), 400),
+        ("/%2E%2E%2F%2E%2E%2Fsecret.txt".into(), 400),
+        ("/sub/.%2e/.%2e/secret.txt".into(), 400),
+        ("/%2e/%2e%2e/secret.txt".into(), 400),
+        ("/./sub/./../../secret.txt".into(), 400),
+        ("/sub/%2e%2e%2f.env".into(), 400),
+        ("/../root/../secret.txt".into(), 400),
+        ("/sub/../../root/hello.txt".into(), 400),
+        (deep_climb, 400),
+        // Double encoding and overlong UTF-8 stay literal names.
+        ("/sub/..%252f..%252fsecret.txt".into(), 404),
+        ("/%252e%252e%252fsecret.txt".into(), 404),
+        ("/..%c0%afsecret.txt".into(), 404),
+        ("/..%e0%80%afsecret.txt".into(), 404),
+        ("/%c0%ae%c0%ae%c0%afsecret.txt".into(), 404),
+        ("/%u002e%u002e/secret.txt".into(), 404),
+        ("/%ff%fe/secret.txt".into(), 404),
+        ("/.../secret.txt".into(), 404),
+        ("/nodir/..;/..;/secret.txt".into(), 404),
+        (deep_path, 404),
+        // Backslashes and NUL.
+        ("/\\../secret.txt".into(), 400),
+        ("/%5C..%5Csecret.txt".into(), 400),
+        ("/sub\\..\\..\\secret.txt".into(), 400),
+        ("/hello.txt%00".into(), 400),
+        ("/%00/secret.txt".into(), 400),
+        // Absolute-form targets naming other hosts.
+        ("http://127.0.0.2/../secret.txt".into(), 400),
+        ("http://evil.example/%2e%2e/secret.txt".into(), 400),
+        ("HTTP://t/..%2f..%2fsecret.txt".into(), 400),
+        ("http://other.example/secret.txt".into(), 404),
+        ("https://other.example/link-out.txt".into(), 404),
+        // Symlinks, and paths through them.
+        ("/link-abs-out.txt".into(), 404),
+        ("/link-parent/secret.txt".into(), 404),
+        // Through a link that leaves the root and comes back: the file is inside, so it is served.
+        ("/link-parent/root/hello.txt".into(), 200),
+        ("/link-out.txt/".into(), 404),
+        ("/link-dir-out/../secret.txt".into(), 404),
+        ("/link-in.txt/../../secret.txt".into(), 400),
+        // Hidden and hard-to-see names.
+        ("/.env.".into(), 404),
+        ("/.ENV".into(), 404),
+        ("/%2e%65nv".into(), 404),
+        ("/.env%20".into(), 404),
+        ("/.git/".into(), 404),
+        ("/.git".into(), 404),
+        ("/hello.txt%e2%80%8b".into(), 404),
+        ("/hel%C4%B1o.txt".into(), 404),
+        (
+            "/%EF%BD%93%EF%BD%85%EF%BD%83%EF%BD%92%EF%BD%85%EF%BD%94.txt".into(),
+            404,
+        ),
+        ("/secret.txt".into(), 404),
+        (too_long, 414),
+    ];
+    assert!(cases.len() >= 30);
+    for (target, status) in &cases {
+        let (got, body) = fetch(&server, target);
+        assert!(!body.contains(SECRET), "{target} served the secret");
+        assert_eq!(got, *status, "{}", &target[..target.len().min(80)]);
+    }
+}

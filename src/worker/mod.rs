@@ -28,6 +28,10 @@ pub const EXIT_FATAL: i32 = 2;
 /// Pause after the process runs out of file descriptors before accepting again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
+/// A shortage of descriptors is one episode (one warning) until none is seen for this long;
+/// at the limit, each freed descriptor is taken again at once, and that is not news.
+const EXHAUSTION_EPISODE_GAP: Duration = Duration::from_secs(5);
+
 /// Runs worker number `id` (1-based) on `listeners` and returns its exit code.
 pub fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i32 {
     let site = match Site::open(config.root.as_deref(), config.site.clone()) {
@@ -123,7 +127,7 @@ async fn accept_loop(
     permits: Arc<Semaphore>,
     mut drain: watch::Receiver<bool>,
 ) {
-    let mut out_of_descriptors = false;
+    let mut last_exhausted: Option<tokio::time::Instant> = None;
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit {
@@ -138,7 +142,6 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, peer)) => {
-                out_of_descriptors = false;
                 // Responses are written whole; Nagle would only delay the last segment.
                 let _ = stream.set_nodelay(true);
                 tokio::spawn(conn::serve(
@@ -156,10 +159,11 @@ async fn accept_loop(
                 ) =>
             {
                 // The pending connection stays in the backlog; retrying at once would spin.
-                if !out_of_descriptors {
+                let now = tokio::time::Instant::now();
+                if last_exhausted.is_none_or(|at| now - at > EXHAUSTION_EPISODE_GAP) {
                     warn!("accept: {e}; pausing accepts until descriptors are free");
-                    out_of_descriptors = true;
                 }
+                last_exhausted = Some(now);
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
             }
             Err(e) => debug!("accept: {e}"),

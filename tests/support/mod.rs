@@ -39,6 +39,13 @@ impl Server {
     /// Starts `forkhttpd ARGS` exactly as given and waits until every worker is serving.
     pub fn start_exact<S: AsRef<str>>(args: &[S]) -> Server {
         let mut server = Server::spawn(args);
+        server.await_start();
+        server
+    }
+
+    /// Waits for the start-up lines and reads the addresses and worker count from them.
+    fn await_start(&mut self) {
+        let server = self;
         let started = server.wait_for("master pid ");
         server.workers = started
             .split("started with ")
@@ -53,13 +60,32 @@ impl Server {
             .map(|rest| rest.trim_end_matches('/').parse().expect("listen address"))
             .collect();
         server.wait_for_count(" started", server.workers + 1);
-        server
     }
 
     /// Starts the binary without waiting for anything.
     pub fn spawn<S: AsRef<str>>(args: &[S]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
-            .args(args.iter().map(AsRef::as_ref))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_forkhttpd"));
+        command.args(args.iter().map(AsRef::as_ref));
+        Server::spawn_command(command)
+    }
+
+    /// Starts `forkhttpd ARGS` (as `Server::start` would) with at most `files` open descriptors
+    /// per process, through the shell's `ulimit -n`.
+    pub fn start_with_file_limit(files: u32, args: &[&str]) -> Server {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_forkhttpd"))
+            .args(["-l", "127.0.0.1:0", "-w", "1"])
+            .args(args);
+        let mut server = Server::spawn_command(command);
+        server.await_start();
+        server
+    }
+
+    fn spawn_command(mut command: Command) -> Server {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -472,4 +498,27 @@ pub fn owner_of_connection(server_port: u16, client_port: u16, candidates: &[u32
             })
         })
     })
+}
+
+/// Raises this process's soft descriptor limit to `wanted` (or the hard limit), so a test can
+/// hold thousands of connections; children inherit it.
+pub fn raise_file_limit(wanted: u64) -> u64 {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    let target = wanted.min(hard).max(soft);
+    setrlimit(Resource::RLIMIT_NOFILE, target, hard).unwrap();
+    target
+}
+
+/// A worker's resident memory in KiB, from /proc.
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }
