@@ -6,8 +6,12 @@ use forkhttpd::fs::path::{resolve, split_target};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|target: &str| {
-    let Ok(split) = split_target(target) else { return };
-    let Ok(resolved) = resolve(split.path) else { return };
+    let Ok(split) = split_target(target) else {
+        return;
+    };
+    let Ok(resolved) = resolve(split.path) else {
+        return;
+    };
     for segment in &resolved.segments {
         assert!(!segment.is_empty());
         assert!(segment != b"." && segment != b"..");
