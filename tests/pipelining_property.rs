@@ -64,9 +64,12 @@ fn request() -> impl Strategy<Value = (Vec<u8>, bool)> {
     })
 }
 
+/// A response's status, sorted headers and body.
+type Comparable = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// What a response looks like with the parts that may differ between two sends removed: the
 /// Date, and the multipart boundary (random per response).
-fn comparable(response: &support::Response) -> (u16, Vec<(String, String)>, Vec<u8>) {
+fn comparable(response: &support::Response) -> Comparable {
     let boundary = response
         .header("content-type")
         .and_then(|t| t.split("boundary=").nth(1))
@@ -92,11 +95,7 @@ fn comparable(response: &support::Response) -> (u16, Vec<(String, String)>, Vec<
     (response.status, headers, body)
 }
 
-fn exchange_all(
-    server: &Server,
-    pieces: &[&[u8]],
-    heads: &[bool],
-) -> Vec<(u16, Vec<(String, String)>, Vec<u8>)> {
+fn exchange_all(server: &Server, pieces: &[&[u8]], heads: &[bool]) -> Vec<Comparable> {
     let mut client = Client::connect(server.addr());
     client.stream.set_nodelay(true).unwrap();
     for (i, piece) in pieces.iter().enumerate() {

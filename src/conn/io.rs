@@ -13,8 +13,15 @@ use tokio::time::{Instant, timeout, timeout_at};
 use crate::http::response::{Body, Segment, Source};
 use crate::limits::{INLINE_FILE_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT, OUTPUT_FLUSH_BYTES};
 
-/// Bytes asked of the kernel per read.
+/// Most bytes asked of the kernel per read.
 pub const READ_CHUNK: usize = 16 * 1024;
+
+/// A new connection's read buffer; it doubles when a head needs more.
+const INITIAL_READ_BUFFER: usize = 2048;
+
+/// Buffers larger than this are released when the connection goes idle, so a connection that
+/// once served a large head or inline file does not keep that memory while it waits.
+pub const IDLE_BUFFER_MAX: usize = 8 * 1024;
 
 /// Largest single sendfile call; the kernel caps one call near 2 GiB anyway.
 const SENDFILE_CHUNK: u64 = 1 << 30;
@@ -31,8 +38,15 @@ pub async fn read_some(
         // The parser rejects a head before the buffer is this full; reaching here is a bug.
         return Err(io::Error::other("input buffer full"));
     }
-    input.reserve(room);
-    stream.read_buf(&mut (&mut *input).limit(room)).await
+    // Grow by doubling from a small start: most heads fit in 2 KiB, and a slow or idle client
+    // should cost its connection little memory.
+    if input.capacity() == input.len() {
+        input.reserve(input.len().max(INITIAL_READ_BUFFER).min(room));
+    }
+    let spare = input.capacity() - input.len();
+    stream
+        .read_buf(&mut (&mut *input).limit(spare.min(room)))
+        .await
 }
 
 /// Writes and clears `output`; a client that does not read for `send_timeout` is dropped.
@@ -152,7 +166,8 @@ pub async fn linger(stream: &mut TcpStream) {
         return;
     }
     let deadline = Instant::now() + LINGER_TIMEOUT;
-    let mut scratch = [0u8; 4096];
+    // On the heap, and only here: an array would be part of every connection's future.
+    let mut scratch = vec![0u8; 4096];
     let mut dropped = 0;
     while dropped < LINGER_MAX_BYTES {
         match timeout_at(deadline, stream.read(&mut scratch)).await {

@@ -155,6 +155,12 @@ impl Connection {
                 }
             }
             self.flush().await?;
+            if self.input.is_empty() && self.input.capacity() > io::IDLE_BUFFER_MAX {
+                self.input = Vec::new();
+            }
+            if self.output.capacity() > io::IDLE_BUFFER_MAX {
+                self.output = Vec::new();
+            }
 
             // A new connection's first request is awaited like a head in progress: nginx's
             // client_header_timeout, not the keep-alive one.
