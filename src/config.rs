@@ -59,6 +59,11 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES", default_value_t = crate::fs::compress::DEFAULT_CACHE_BYTES)]
     pub compress_cache_bytes: usize,
 
+    /// Memory per worker for small responses kept ready to send (files up to 64 KiB, 404
+    /// pages); 0 turns the cache off. Entries are checked against the file once a second.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::fs::cache::DEFAULT_BYTES)]
+    pub file_cache_bytes: usize,
+
     /// Cache-Control header for files, e.g. "public, max-age=3600".
     #[arg(long, value_name = "VALUE")]
     pub cache_control: Option<String>,
@@ -179,6 +184,7 @@ impl Config {
                 compress: cli.compress,
                 compress_cache_bytes: cli.compress_cache_bytes,
                 cache_control: cli.cache_control,
+                file_cache_bytes: cli.file_cache_bytes,
             },
             conn: ConnLimits {
                 head: HeadLimits {

@@ -70,6 +70,12 @@ enum End {
     Linger,
 }
 
+/// What follows an answered request.
+enum Next {
+    KeepAlive,
+    Close(End),
+}
+
 /// A request whose head has been read, and the response it gets.
 struct Exchange {
     head_len: usize,
@@ -149,9 +155,12 @@ impl Connection {
                     break;
                 };
                 head_started = None;
-                if !self.answer(exchange).await? {
-                    self.flush().await?;
-                    return Ok(End::Linger);
+                match self.answer(exchange).await? {
+                    Next::KeepAlive => {}
+                    Next::Close(end) => {
+                        self.flush().await?;
+                        return Ok(end);
+                    }
                 }
             }
             self.flush().await?;
@@ -202,8 +211,8 @@ impl Connection {
     }
 
     /// Consumes the exchange's request and queues its response. Returns whether the connection
-    /// stays open.
-    async fn answer(&mut self, exchange: Exchange) -> Result<bool, Failure> {
+    /// stays open, and if not, how it closes.
+    async fn answer(&mut self, exchange: Exchange) -> Result<Next, Failure> {
         self.input.drain(..exchange.head_len);
         self.served += 1;
         let mut response = exchange.response;
@@ -225,9 +234,18 @@ impl Connection {
             (true, Version::Http10) => Persistence::KeepAlive10,
             (true, Version::Http11) => Persistence::KeepAlive,
         };
+        // Closing with nothing unread is a plain FIN. The lingering read is for when the client
+        // may still be sending: bytes already buffered, or a body we chose not to read.
+        let next = if keep_alive {
+            Next::KeepAlive
+        } else if response.close || !self.input.is_empty() {
+            Next::Close(End::Linger)
+        } else {
+            Next::Close(End::Quiet)
+        };
         self.queue(response, exchange.head_only, persistence)
             .await?;
-        Ok(keep_alive)
+        Ok(next)
     }
 
     /// Reads and drops a request body, leaving any bytes after it in the input.

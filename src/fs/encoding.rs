@@ -122,12 +122,36 @@ impl Accepted {
     /// Identity is always last-resort available, even when excluded: a representation the
     /// client said it does not want beats no answer, as most servers do.
     pub fn ranked(&self) -> Vec<Coding> {
-        let mut ranked: Vec<Coding> = Coding::ALL.into_iter().filter(|&c| self.q(c) > 0).collect();
-        ranked.sort_by_key(|&c| std::cmp::Reverse(self.q(c)));
-        if !ranked.contains(&Coding::Identity) {
-            ranked.push(Coding::Identity);
+        let (codings, count) = self.ranked_array();
+        codings[..count].to_vec()
+    }
+
+    /// `ranked` without allocating: the codings, and how many of them count.
+    pub fn ranked_array(&self) -> ([Coding; 4], usize) {
+        let mut ranked = [Coding::Identity; 4];
+        let mut count = 0;
+        for coding in Coding::ALL {
+            if self.q(coding) > 0 {
+                ranked[count] = coding;
+                count += 1;
+            }
         }
-        ranked
+        // Stable: equal q keeps our order.
+        ranked[..count].sort_by_key(|&c| std::cmp::Reverse(self.q(c)));
+        if !ranked[..count].contains(&Coding::Identity) {
+            ranked[count] = Coding::Identity;
+            count += 1;
+        }
+        (ranked, count)
+    }
+
+    /// A small value that is equal for two requests exactly when they rank the codings alike,
+    /// and so get the same representation of any file.
+    pub fn variant(&self) -> u16 {
+        let (ranked, count) = self.ranked_array();
+        ranked[..count]
+            .iter()
+            .fold(0u16, |key, &coding| key * 5 + coding.index() as u16 + 1)
     }
 }
 
@@ -165,6 +189,21 @@ mod tests {
         assert_eq!(accepted.ranked(), vec![Coding::Gzip, Coding::Identity]);
         assert_eq!(parse(Some("*;q=0")).q(Coding::Identity), 0);
         assert_eq!(parse(Some("*")).q(Coding::Br), 1000);
+    }
+
+    #[test]
+    fn variants_differ_by_ranking_only() {
+        assert_eq!(
+            parse(Some("gzip, br")).variant(),
+            parse(Some("br, gzip;q=1.0")).variant()
+        );
+        // Identity keeps its implicit q=1 and now outranks the others: another variant.
+        assert_ne!(
+            parse(Some("gzip, br")).variant(),
+            parse(Some("br;q=0.9, gzip;q=0.9")).variant()
+        );
+        assert_ne!(parse(Some("gzip")).variant(), parse(Some("br")).variant());
+        assert_eq!(parse(None).variant(), parse(Some("identity")).variant());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Static file serving: what a request for a path gets back.
 //!
-//! One pipeline, run top to bottom by [`Site::serve`]; a step that can answer early returns:
+//! [`Site::serve`] answers from the response cache (`cache.rs`) when it can; otherwise, and to
+//! fill or revalidate the cache, it runs one pipeline top to bottom, where a step that can
+//! answer early returns:
 //!
 //! 1. method: GET and HEAD go on; OPTIONS is answered; others get 405 or 501.
 //! 2. target: origin-form or absolute-form, split from its query (`path::split_target`).
@@ -14,6 +16,7 @@
 //! 9. range: 206 (single or multipart), 416, or the whole body (`range.rs`).
 
 pub mod builtin;
+pub mod cache;
 pub mod compress;
 pub mod conditional;
 pub mod encoding;
@@ -35,10 +38,11 @@ use tracing::{Level, event};
 use crate::error;
 use crate::http::response::{HeaderValue, Segment, Source};
 use crate::http::{Body, Method, Request, Response, Status};
+use cache::{Lookup, ResponseCache};
 use compress::CompressCache;
 use conditional::{Comparison, Precondition, Validators};
 use encoding::Coding;
-use etag::Etags;
+use etag::{Etags, Version};
 use open::{Opened, RootDir};
 use path::Resolved;
 use range::{ByteRange, Ranges};
@@ -58,6 +62,8 @@ pub struct Site {
     etags: Etags,
     /// Compressed copies made for `--compress`.
     compressed: CompressCache,
+    /// Small responses ready to send.
+    cache: ResponseCache,
 }
 
 #[derive(Debug)]
@@ -80,6 +86,8 @@ pub struct SiteOptions {
     pub compress_cache_bytes: usize,
     /// `Cache-Control` value for files.
     pub cache_control: Option<String>,
+    /// Memory for the response cache, per worker; 0 turns it off.
+    pub file_cache_bytes: usize,
 }
 
 impl Site {
@@ -90,11 +98,13 @@ impl Site {
             Some(path) => Root::Dir(RootDir::open(path)?),
         };
         let compressed = CompressCache::new(options.compress_cache_bytes);
+        let cache = ResponseCache::new(options.file_cache_bytes);
         Ok(Site {
             root,
             options,
             etags: Etags::default(),
             compressed,
+            cache,
         })
     }
 
@@ -106,8 +116,28 @@ impl Site {
         }
     }
 
-    /// Runs the pipeline for one request.
+    /// The response to one request: from the cache when it holds a fresh one.
     pub fn serve(&self, request: &Request<'_, '_>) -> Response {
+        if !self.cache.eligible(request) {
+            return self.run_pipeline(request);
+        }
+        let target = request.target.as_bytes();
+        let variant = encoding::parse(request.header_str("accept-encoding")).variant();
+        match self.cache.lookup(target, variant) {
+            Lookup::Fresh(response) => response,
+            Lookup::Stale(entry) => {
+                let fresh = self.run_pipeline(request);
+                self.cache.revalidate(target, variant, &entry, fresh)
+            }
+            Lookup::Miss => {
+                let fresh = self.run_pipeline(request);
+                self.cache.store(target, variant, fresh)
+            }
+        }
+    }
+
+    /// Runs the pipeline for one request.
+    fn run_pipeline(&self, request: &Request<'_, '_>) -> Response {
         // 1. method
         match request.method {
             Method::Get | Method::Head => {}
@@ -248,6 +278,7 @@ impl Site {
         };
         let mut response = Response::new(status, body).with_header("Content-Type", content_type);
         response.headers.extend(headers);
+        response.version = Some(chosen.version);
         response
     }
 
@@ -273,6 +304,7 @@ impl Site {
             {
                 return Representation {
                     coding,
+                    version: Version::of(&encoded.meta),
                     etag: self.etags.get(&encoded.file, &encoded.meta),
                     last_modified: encoded.meta.modified().ok(),
                     len: encoded.meta.len(),
@@ -285,6 +317,7 @@ impl Site {
             {
                 return Representation {
                     coding,
+                    version: Version::of(&opened.meta),
                     etag: Some(compressed.etag.clone()),
                     last_modified: opened.meta.modified().ok(),
                     len: compressed.bytes.len() as u64,
@@ -294,6 +327,7 @@ impl Site {
         }
         Representation {
             coding: Coding::Identity,
+            version: Version::of(&opened.meta),
             etag: self.etags.get(&opened.file, &opened.meta),
             last_modified: opened.meta.modified().ok(),
             len: opened.meta.len(),
@@ -374,6 +408,7 @@ fn redirect_to_directory(resolved: &Resolved, query: Option<&str>) -> Response {
 
 fn file_response(status: Status, opened: Opened, name: &[u8]) -> Response {
     let len = opened.meta.len();
+    let version = Version::of(&opened.meta);
     let mut response = Response::new(
         status,
         Body::File {
@@ -386,12 +421,15 @@ fn file_response(status: Status, opened: Opened, name: &[u8]) -> Response {
     if let Ok(modified) = opened.meta.modified() {
         response = response.with_header("Last-Modified", httpdate::fmt_http_date(modified));
     }
+    response.version = Some(version);
     response.with_header("X-Content-Type-Options", "nosniff")
 }
 
 /// The representation chosen for a file request.
 struct Representation {
     coding: Coding,
+    /// The version of the file the bytes come from (the original, for a compressed copy).
+    version: Version,
     /// Known once hashed; see `etag.rs`.
     etag: Option<Arc<str>>,
     last_modified: Option<SystemTime>,

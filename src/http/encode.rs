@@ -31,11 +31,9 @@ pub fn write_head(out: &mut Vec<u8>, response: &Response, persistence: Persisten
     out.extend_from_slice(b"Server: ");
     out.extend_from_slice(SERVER.as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in &response.headers {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+    write_fields(out, &response.headers);
+    if let Some(block) = &response.head_block {
+        out.extend_from_slice(block);
     }
     if status.allows_body() {
         let _ = write!(out, "Content-Length: {}\r\n", response.body.len());
@@ -46,6 +44,19 @@ pub fn write_head(out: &mut Vec<u8>, response: &Response, persistence: Persisten
         Persistence::Close => out.extend_from_slice(b"Connection: close\r\n"),
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `Name: value\r\n` for each field.
+pub fn write_fields(
+    out: &mut Vec<u8>,
+    fields: &[(&'static str, crate::http::response::HeaderValue)],
+) {
+    for (name, value) in fields {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,11 @@ pub struct Response {
     /// The server wants the connection closed after this response (e.g. after a framing error),
     /// whatever the client asked for.
     pub close: bool,
+    /// Header lines already encoded (`Name: value\r\n` each), written after `headers`: the
+    /// response cache keeps them built once.
+    pub head_block: Option<Arc<[u8]>>,
+    /// The version of the file the body comes from, for the response cache to revalidate.
+    pub version: Option<crate::fs::etag::Version>,
 }
 
 #[derive(Debug)]
@@ -88,6 +93,8 @@ impl Response {
             headers: Vec::new(),
             body,
             close: false,
+            head_block: None,
+            version: None,
         }
     }
 

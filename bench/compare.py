@@ -1,0 +1,344 @@
+#!/usr/bin/env python3
+"""Runs the side-by-side benchmark (see bench/compare.sh) and prints markdown tables.
+
+Each server gets the same docroot and worker count, pinned to its own core(s) with taskset, and
+wrk is pinned to another. Every workload runs on every server in turn (interleaved), for several
+rounds; the table shows medians over rounds. "req/CPU-s" is requests per CPU-second of the
+server's processes (utime + stime from /proc over the run), the fair measure when wrk itself is
+the bottleneck; "ratio" is that figure divided by nginx's in the same round, then the median.
+"""
+
+import argparse
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SERVERS = ["forkhttpd", "nginx", "nginx-ofc", "lighttpd", "python"]
+
+WORKLOADS = [
+    # name, path, connections, extra wrk args, unit
+    ("1 KiB, keep-alive", "/small.html", 64, [], "req/s"),
+    ("1 KiB, new connection per request", "/small.html", 64, ["-H", "Connection: close"], "req/s"),
+    ("404, keep-alive", "/missing", 64, [], "req/s"),
+    ("16 pipelined per write", "/index.html", 64, ["PIPELINE"], "req/s"),
+    ("64 KiB, keep-alive", "/64k.bin", 64, [], "MB/s"),
+    ("16 MiB, 8 connections", "/16m.bin", 8, [], "MB/s"),
+]
+
+PIPELINE_LUA = """
+init = function(args)
+  local r = {}
+  for i = 1, 16 do r[i] = wrk.format(nil, "/index.html") end
+  req = table.concat(r)
+end
+request = function() return req end
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def process_tree(pid):
+    """pid and all its descendants."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, p in parents.items():
+            if p == parent and child not in tree:
+                tree.add(child)
+                frontier.append(child)
+    return sorted(tree)
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+class Server:
+    def __init__(self, name, args, work, docroot, cpus):
+        self.name, self.args, self.work, self.docroot, self.cpus = name, args, work, docroot, cpus
+        self.port = free_port()
+        self.process = None
+
+    def command(self):
+        workers, port, root, work = self.args.workers, self.port, self.docroot, self.work
+        if self.name == "forkhttpd":
+            return [self.args.forkhttpd, "-w", str(workers), "-l", f"127.0.0.1:{port}", "--log-level", "error", root]
+        if self.name.startswith("nginx"):
+            cache = "open_file_cache max=10000 inactive=20s; open_file_cache_valid 1s;" if self.name == "nginx-ofc" else ""
+            conf = os.path.join(work, f"{self.name}.conf")
+            with open(conf, "w") as f:
+                f.write(f"""
+user root; worker_processes {workers}; daemon off; pid {work}/{self.name}.pid;
+error_log {work}/{self.name}.error.log error; worker_rlimit_nofile 65536;
+events {{ worker_connections 30000; }}
+http {{
+  include /etc/nginx/mime.types; default_type application/octet-stream;
+  access_log off; sendfile on; keepalive_timeout 65; {cache}
+  server {{ listen 127.0.0.1:{port} reuseport; root {root}; }}
+}}
+""")
+            return ["nginx", "-c", conf, "-e", f"{work}/{self.name}.error.log"]
+        if self.name == "lighttpd":
+            conf = os.path.join(work, "lighttpd.conf")
+            with open(conf, "w") as f:
+                f.write(f"""
+server.document-root = "{root}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.max-worker = {0 if workers == 1 else workers}
+server.max-connections = 30000
+server.max-fds = 65536
+server.errorlog = "{work}/lighttpd.error.log"
+index-file.names = ("index.html")
+mimetype.assign = (".html" => "text/html", ".bin" => "application/octet-stream")
+""")
+            return ["lighttpd", "-D", "-f", conf]
+        if self.name == "python":
+            return [sys.executable, "-m", "http.server", "-b", "127.0.0.1", "-d", root, str(port)]
+        raise ValueError(self.name)
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["taskset", "-c", self.cpus] + self.command(),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.work,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    s.sendall(b"GET /small.html HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
+                    if s.recv(12).startswith(b"HTTP/1."):
+                        time.sleep(0.2)
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise SystemExit(f"{self.name} did not start")
+
+    def pids(self):
+        return process_tree(self.process.pid)
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            for pid in reversed(self.pids()):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            self.process.wait()
+
+
+def run_wrk(args, server, workload, duration):
+    name, path, connections, extra, unit = workload
+    command = ["taskset", "-c", args.client_cpus, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if extra == ["PIPELINE"]:
+        command += ["-s", args.pipeline_lua]
+    else:
+        command += extra
+    command.append(f"http://127.0.0.1:{server.port}{path}")
+    pids = server.pids()
+    before = cpu_ticks(pids)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = process.stdout.read().decode()
+    _, _, usage = os.wait4(process.pid, 0)
+    server_cpu = (cpu_ticks(pids) - before) / CLK_TCK
+    wrk_cpu = (usage.ru_utime + usage.ru_stime) / duration * 100
+
+    def latency(percent):
+        match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        if not match:
+            return float("nan")
+        value, scale = float(match.group(1)), {"us": 0.001, "ms": 1, "s": 1000}[match.group(2)]
+        return value * scale
+
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    megabytes = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", output)
+    scale = {"B": 1e-6, "KB": 1e-3, "MB": 1, "GB": 1e3}[megabytes.group(2)] * 1.048576 if megabytes else 0
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    rate = requests / duration if unit == "req/s" else float(megabytes.group(1)) * scale
+    return {
+        "rate": rate,
+        "p50": latency(50),
+        "p99": latency(99),
+        "per_cpu": requests / server_cpu if server_cpu > 0 else float("nan"),
+        "wrk_cpu": wrk_cpu,
+        "non2xx": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def idle_rss(server, count):
+    """RSS of the server with `count` idle keep-alive connections, each after one request."""
+    sockets = []
+    try:
+        for _ in range(count):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s.sendall(b"GET /small.html HTTP/1.1\r\nHost: b\r\n\r\n")
+            sockets.append(s)
+        for s in sockets:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += s.recv(4096)
+        time.sleep(1)
+        return rss_kib(server.pids())
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def make_docroot(path):
+    os.makedirs(os.path.join(path, "folder"), exist_ok=True)
+    with open(os.path.join(path, "index.html"), "wb") as f:
+        f.write((b"<!DOCTYPE html><title>bench</title>" + b"x" * 1024)[:1024])
+    with open(os.path.join(path, "small.html"), "wb") as f:
+        f.write(os.urandom(512).hex().encode()[:1024])
+    with open(os.path.join(path, "64k.bin"), "wb") as f:
+        f.write(os.urandom(64 * 1024))
+    with open(os.path.join(path, "16m.bin"), "wb") as f:
+        f.write(os.urandom(16 * 1024 * 1024))
+    with open(os.path.join(path, "folder", "index.html"), "wb") as f:
+        f.write(b"folder\n")
+    os.chmod(path, 0o755)
+
+
+def median(values):
+    values = [v for v in values if v == v]
+    return statistics.median(values) if values else float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="forkhttpd side-by-side benchmark")
+    parser.add_argument("--forkhttpd", required=True)
+    parser.add_argument("--workers", default="1", help="comma-separated worker counts")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--servers", default=",".join(SERVERS))
+    parser.add_argument("--workloads", default="", help="substring filter on workload names")
+    parser.add_argument("--idle", type=int, default=10000, help="idle connections for the RSS row (0: skip)")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    servers = [s for s in args.servers.split(",") if s]
+    workloads = [w for w in WORKLOADS if args.workloads.lower() in w[0].lower()]
+    work = tempfile.mkdtemp(prefix="forkhttpd-bench-")
+    os.chmod(work, 0o755)
+    docroot = os.path.join(work, "www")
+    make_docroot(docroot)
+    args.pipeline_lua = os.path.join(work, "pipeline.lua")
+    with open(args.pipeline_lua, "w") as f:
+        f.write(PIPELINE_LUA)
+    cores = os.cpu_count()
+    try:
+        for workers in [int(w) for w in args.workers.split(",")]:
+            args.workers = workers
+            # The server gets cores 1..workers, the load generator core 0 (and the rest).
+            server_cpus = f"1-{workers}" if workers > 1 else "1"
+            args.client_cpus = "0" if workers + 1 >= cores else f"0,{workers + 1}-{cores - 1}"
+            results = {}
+            for round_index in range(args.rounds):
+                for workload in workloads:
+                    for name in servers:
+                        if name == "python" and workers > 1:
+                            continue
+                        server = Server(name, args, work, docroot, server_cpus)
+                        server.start()
+                        try:
+                            if args.warmup:
+                                run_wrk(args, server, workload, args.warmup)
+                            result = run_wrk(args, server, workload, args.duration)
+                        finally:
+                            server.stop()
+                        results.setdefault((workload[0], name), []).append(result)
+                        print(f"round {round_index + 1} {workload[0]:36} {name:10} {result['rate']:>10.0f} "
+                              f"{result['per_cpu']:>10.0f}/CPU-s wrk {result['wrk_cpu']:3.0f}%", file=sys.stderr)
+            idle = {}
+            if args.idle:
+                for name in servers:
+                    if name == "python":
+                        continue
+                    server = Server(name, args, work, docroot, server_cpus)
+                    server.start()
+                    try:
+                        base = rss_kib(server.pids())
+                        idle[name] = (base, idle_rss(server, args.idle))
+                    finally:
+                        server.stop()
+            report(workers, servers, workloads, results, idle, args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(workers, servers, workloads, results, idle, args):
+    print(f"\n### {workers} worker{'s' if workers > 1 else ''} each, {args.rounds} rounds of {args.duration} s, "
+          f"medians (server on its own core{'s' if workers > 1 else ''}, wrk on another)\n")
+    print("| workload | server | rate | p50 ms | p99 ms | req/CPU-s | wrk CPU | ratio to nginx (req/CPU-s) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for workload in workloads:
+        name, unit = workload[0], workload[4]
+        nginx = results.get((name, "nginx"))
+        for server in servers:
+            runs = results.get((name, server))
+            if not runs:
+                continue
+            ratio = "-"
+            if nginx:
+                ratio = f"{median([r['per_cpu'] / n['per_cpu'] for r, n in zip(runs, nginx)]):.2f}x"
+            wrk = median([r["wrk_cpu"] for r in runs])
+            mark = " (wrk-bound)" if wrk >= 95 else ""
+            errors = sum(r["non2xx"] for r in runs)
+            note = f", {errors} non-2xx" if errors and "404" not in name else ""
+            print(f"| {name} | {server} | {median([r['rate'] for r in runs]):,.0f} {unit}{note} | "
+                  f"{median([r['p50'] for r in runs]):.2f} | {median([r['p99'] for r in runs]):.2f} | "
+                  f"{median([r['per_cpu'] for r in runs]):,.0f} | {wrk:.0f}%{mark} | {ratio} |")
+    if idle:
+        print(f"\n| server | RSS at rest | RSS with {args.idle:,} idle keep-alive connections | per connection |")
+        print("|---|---|---|---|")
+        for server, (base, held) in idle.items():
+            print(f"| {server} | {base / 1024:.1f} MiB | {held / 1024:.1f} MiB | {(held - base) * 1024 / args.idle:,.0f} B |")
+
+
+if __name__ == "__main__":
+    main()
