@@ -99,9 +99,12 @@ impl Entry {
 
 type Key = (Box<[u8]>, u16);
 
+/// The entries for one target, one per content-coding ranking (see `encoding::Accepted::variant`).
+type Variants = Vec<(u16, Arc<Entry>)>;
+
 #[derive(Debug, Default)]
 struct Entries {
-    map: HashMap<Box<[u8]>, Vec<(u16, Arc<Entry>)>>,
+    map: HashMap<Box<[u8]>, Variants>,
     order: VecDeque<Key>,
     bytes: usize,
     count: usize,
