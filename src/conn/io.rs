@@ -1,7 +1,7 @@
 //! Socket I/O for a connection: bounded reads, timed writes, sendfile, lingering close.
 
 use std::fs::File;
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, IoSlice};
 use std::os::unix::fs::FileExt;
 use std::time::Duration;
 
@@ -22,6 +22,10 @@ const INITIAL_READ_BUFFER: usize = 2048;
 /// Buffers larger than this are released when the connection goes idle, so a connection that
 /// once served a large head or inline file does not keep that memory while it waits.
 pub const IDLE_BUFFER_MAX: usize = 8 * 1024;
+
+/// In-memory bodies up to this size are copied after their head (pipelined responses then
+/// leave in one write); larger ones are written from where they are, with writev.
+const COPY_MAX: usize = 16 * 1024;
 
 /// Largest single sendfile call; the kernel caps one call near 2 GiB anyway.
 const SENDFILE_CHUNK: u64 = 1 << 30;
@@ -80,8 +84,11 @@ pub async fn append_body(
         Body::File { file, offset, len } => {
             append_file_range(stream, output, &file, offset, len, send_timeout).await?;
         }
+        Body::Shared { bytes, offset, len } if len <= COPY_MAX => {
+            output.extend_from_slice(&bytes[offset..offset + len]);
+        }
         Body::Shared { bytes, offset, len } => {
-            output.extend_from_slice(&bytes[offset..offset + len])
+            write_all_vectored(stream, output, &bytes[offset..offset + len], send_timeout).await?;
         }
         Body::Multipart { source, segments } => {
             for segment in segments {
@@ -100,6 +107,34 @@ pub async fn append_body(
             }
         }
     }
+    Ok(())
+}
+
+/// Writes `output` and then `body` with as few system calls as the socket allows (writev),
+/// without copying `body`; clears `output`.
+async fn write_all_vectored(
+    stream: &mut TcpStream,
+    output: &mut Vec<u8>,
+    body: &[u8],
+    send_timeout: Duration,
+) -> io::Result<()> {
+    let (mut head_sent, mut body_sent) = (0, 0);
+    while head_sent < output.len() || body_sent < body.len() {
+        let slices = [
+            IoSlice::new(&output[head_sent..]),
+            IoSlice::new(&body[body_sent..]),
+        ];
+        let written = timeout(send_timeout, stream.write_vectored(&slices))
+            .await
+            .map_err(|_| io::Error::from(ErrorKind::TimedOut))??;
+        if written == 0 {
+            return Err(ErrorKind::WriteZero.into());
+        }
+        let from_head = written.min(output.len() - head_sent);
+        head_sent += from_head;
+        body_sent += written - from_head;
+    }
+    output.clear();
     Ok(())
 }
 
