@@ -112,7 +112,7 @@ class Server:
                 f.write(f"""
 user root; worker_processes {workers}; daemon off; pid {work}/{self.name}.pid;
 error_log {work}/{self.name}.error.log error; worker_rlimit_nofile 65536;
-events {{ worker_connections 30000; }}
+events {{ worker_connections 10240; }}
 http {{
   include /etc/nginx/mime.types; default_type application/octet-stream;
   access_log off; sendfile on; keepalive_timeout 65; {cache}
@@ -128,7 +128,7 @@ server.document-root = "{root}"
 server.bind = "127.0.0.1"
 server.port = {port}
 server.max-worker = {0 if workers == 1 else workers}
-server.max-connections = 30000
+server.max-connections = 10240
 server.max-fds = 65536
 server.errorlog = "{work}/lighttpd.error.log"
 index-file.names = ("index.html")
@@ -213,8 +213,11 @@ def idle_rss(server, count):
     """RSS of the server with `count` idle keep-alive connections, each after one request."""
     sockets = []
     try:
-        for _ in range(count):
-            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        for i in range(count):
+            # Spread the client ends over several source addresses: one address has too few
+            # ephemeral ports left when earlier runs filled TIME_WAIT.
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10,
+                                         source_address=(f"127.0.0.{2 + i % 200}", 0))
             s.sendall(b"GET /small.html HTTP/1.1\r\nHost: b\r\n\r\n")
             sockets.append(s)
         for s in sockets:
@@ -259,6 +262,7 @@ def main():
     parser.add_argument("--workloads", default="", help="substring filter on workload names")
     parser.add_argument("--idle", type=int, default=10000, help="idle connections for the RSS row (0: skip)")
     args = parser.parse_args()
+    args.forkhttpd = os.path.abspath(args.forkhttpd)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     servers = [s for s in args.servers.split(",") if s]
@@ -277,6 +281,19 @@ def main():
             # The server gets cores 1..workers, the load generator core 0 (and the rest).
             server_cpus = f"1-{workers}" if workers > 1 else "1"
             args.client_cpus = "0" if workers + 1 >= cores else f"0,{workers + 1}-{cores - 1}"
+            # Idle memory first, before load leaves the loopback ports in TIME_WAIT.
+            idle = {}
+            if args.idle:
+                for name in servers:
+                    if name == "python":
+                        continue
+                    server = Server(name, args, work, docroot, server_cpus)
+                    server.start()
+                    try:
+                        base = rss_kib(server.pids())
+                        idle[name] = (base, idle_rss(server, args.idle))
+                    finally:
+                        server.stop()
             results = {}
             for round_index in range(args.rounds):
                 for workload in workloads:
@@ -294,18 +311,6 @@ def main():
                         results.setdefault((workload[0], name), []).append(result)
                         print(f"round {round_index + 1} {workload[0]:36} {name:10} {result['rate']:>10.0f} "
                               f"{result['per_cpu']:>10.0f}/CPU-s wrk {result['wrk_cpu']:3.0f}%", file=sys.stderr)
-            idle = {}
-            if args.idle:
-                for name in servers:
-                    if name == "python":
-                        continue
-                    server = Server(name, args, work, docroot, server_cpus)
-                    server.start()
-                    try:
-                        base = rss_kib(server.pids())
-                        idle[name] = (base, idle_rss(server, args.idle))
-                    finally:
-                        server.stop()
             report(workers, servers, workloads, results, idle, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -10,18 +10,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout, timeout_at};
 
+use crate::conn::buffers::BufferPool;
 use crate::http::response::{Body, Segment, Source};
 use crate::limits::{INLINE_FILE_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT, OUTPUT_FLUSH_BYTES};
 
 /// Most bytes asked of the kernel per read.
 pub const READ_CHUNK: usize = 16 * 1024;
-
-/// A new connection's read buffer; it doubles when a head needs more.
-const INITIAL_READ_BUFFER: usize = 2048;
-
-/// Buffers larger than this are released when the connection goes idle, so a connection that
-/// once served a large head or inline file does not keep that memory while it waits.
-pub const IDLE_BUFFER_MAX: usize = 8 * 1024;
 
 /// In-memory bodies up to this size are copied after their head (pipelined responses then
 /// leave in one write); larger ones are written from where they are, with writev.
@@ -30,27 +24,29 @@ const COPY_MAX: usize = 16 * 1024;
 /// Largest single sendfile call; the kernel caps one call near 2 GiB anyway.
 const SENDFILE_CHUNK: u64 = 1 << 30;
 
-/// Reads what is available into `input`, never letting it grow past `limit` bytes. Returns the
-/// bytes read; 0 is end of stream.
-pub async fn read_some(
-    stream: &mut TcpStream,
+/// Reads what the socket has into `input` without waiting, never letting it grow past `limit`
+/// bytes; an empty buffer is borrowed from `pool` first. Returns the bytes read (0: end of
+/// stream), or WouldBlock if the readiness was stale.
+pub fn try_read(
+    stream: &TcpStream,
     input: &mut Vec<u8>,
     limit: usize,
+    pool: &BufferPool,
 ) -> io::Result<usize> {
     let room = limit.saturating_sub(input.len()).min(READ_CHUNK);
     if room == 0 {
         // The parser rejects a head before the buffer is this full; reaching here is a bug.
         return Err(io::Error::other("input buffer full"));
     }
-    // Grow by doubling from a small start: most heads fit in 2 KiB, and a slow or idle client
-    // should cost its connection little memory.
+    if input.capacity() == 0 {
+        *input = pool.take();
+    }
     if input.capacity() == input.len() {
-        input.reserve(input.len().max(INITIAL_READ_BUFFER).min(room));
+        // A head larger than the buffer: double it.
+        input.reserve(input.len().min(room));
     }
     let spare = input.capacity() - input.len();
-    stream
-        .read_buf(&mut (&mut *input).limit(spare.min(room)))
-        .await
+    stream.try_read_buf(&mut (&mut *input).limit(spare.min(room)))
 }
 
 /// Writes and clears `output`; a client that does not read for `send_timeout` is dropped.
@@ -78,17 +74,19 @@ pub async fn append_body(
     send_timeout: Duration,
 ) -> io::Result<()> {
     match body {
-        Body::Empty => {}
-        Body::Static(bytes) => output.extend_from_slice(bytes),
-        Body::Bytes(bytes) => output.extend_from_slice(&bytes),
-        Body::File { file, offset, len } => {
+        Body::File { file, offset, len } if len > INLINE_FILE_MAX => {
             append_file_range(stream, output, &file, offset, len, send_timeout).await?;
         }
-        Body::Shared { bytes, offset, len } if len <= COPY_MAX => {
-            output.extend_from_slice(&bytes[offset..offset + len]);
-        }
-        Body::Shared { bytes, offset, len } => {
-            write_all_vectored(stream, output, &bytes[offset..offset + len], send_timeout).await?;
+        Body::Shared { bytes, offset, len } if len > COPY_MAX => {
+            // Boxed, here and below: rare, large states would otherwise size every connection's
+            // future, idle ones included.
+            Box::pin(write_all_vectored(
+                stream,
+                output,
+                &bytes[offset..offset + len],
+                send_timeout,
+            ))
+            .await?;
         }
         Body::Multipart { source, segments } => {
             for segment in segments {
@@ -106,6 +104,44 @@ pub async fn append_body(
                 }
             }
         }
+        body => append_inline(output, body)?,
+    }
+    Ok(())
+}
+
+/// Whether `body` is copied into the output buffer rather than sent from where it is.
+pub fn fits_inline(body: &Body) -> bool {
+    match body {
+        Body::Empty | Body::Static(_) | Body::Bytes(_) => true,
+        Body::Shared { len, .. } => *len <= COPY_MAX,
+        Body::File { len, .. } => *len <= INLINE_FILE_MAX,
+        Body::Multipart { .. } => false,
+    }
+}
+
+/// Appends a body for which `fits_inline` holds.
+pub fn append_inline(output: &mut Vec<u8>, body: Body) -> io::Result<()> {
+    match body {
+        Body::Empty => {}
+        Body::Static(bytes) => output.extend_from_slice(bytes),
+        Body::Bytes(bytes) => output.extend_from_slice(&bytes),
+        Body::Shared { bytes, offset, len } => {
+            output.extend_from_slice(&bytes[offset..offset + len])
+        }
+        Body::File { file, offset, len } => read_file_range(output, &file, offset, len)?,
+        Body::Multipart { .. } => return Err(io::Error::other("multipart bodies are not inline")),
+    }
+    Ok(())
+}
+
+/// Reads a file range to the end of `output`. A file that shrank since its fstat fails here,
+/// and the connection is closed: the Content-Length already promised cannot be kept.
+fn read_file_range(output: &mut Vec<u8>, file: &File, offset: u64, len: u64) -> io::Result<()> {
+    let start = output.len();
+    output.resize(start + len as usize, 0);
+    if let Err(error) = file.read_exact_at(&mut output[start..], offset) {
+        output.truncate(start);
+        return Err(error);
     }
     Ok(())
 }
@@ -149,18 +185,10 @@ async fn append_file_range(
     send_timeout: Duration,
 ) -> io::Result<()> {
     if len <= INLINE_FILE_MAX {
-        let start = output.len();
-        output.resize(start + len as usize, 0);
-        // A file that shrank since its fstat fails here, and the connection is closed: the
-        // Content-Length already promised cannot be kept.
-        if let Err(error) = file.read_exact_at(&mut output[start..], offset) {
-            output.truncate(start);
-            return Err(error);
-        }
-        return Ok(());
+        return read_file_range(output, file, offset, len);
     }
     write_all(stream, output, send_timeout).await?;
-    send_file(stream, file, offset, len, send_timeout).await
+    Box::pin(send_file(stream, file, offset, len, send_timeout)).await
 }
 
 /// Sends `len` bytes of `file` from `offset` without copying them through user space.

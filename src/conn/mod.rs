@@ -7,15 +7,20 @@
 //! starts at the right byte. A request that cannot be read gets its error response and the
 //! connection is closed, after a lingering read so the response is not lost to a reset.
 
+mod buffers;
+mod idle;
 mod io;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::future::Future;
+use std::os::fd::AsRawFd;
+use std::task::Poll;
 use tokio::net::TcpStream;
-use tokio::sync::{OwnedSemaphorePermit, watch};
-use tokio::time::{Instant, timeout_at};
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
 use tracing::debug;
 
 use crate::error;
@@ -44,6 +49,21 @@ pub struct ConnLimits {
 pub struct Shared {
     pub site: Site,
     pub limits: ConnLimits,
+    /// Read and write buffers, lent to connections while they are active.
+    pub buffers: buffers::BufferPool,
+    /// Idle keep-alive connections, woken to close when the worker drains.
+    pub idle: idle::IdleConnections,
+}
+
+impl Shared {
+    pub fn new(site: Site, limits: ConnLimits) -> Shared {
+        Shared {
+            site,
+            limits,
+            buffers: buffers::BufferPool::default(),
+            idle: idle::IdleConnections::default(),
+        }
+    }
 }
 
 /// Why a connection ends early.
@@ -89,45 +109,34 @@ struct Exchange {
 
 /// Serves one accepted connection until it closes. Holds the worker's connection permit for as
 /// long as it lives.
-pub async fn serve(
-    stream: TcpStream,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    drain: watch::Receiver<bool>,
-    permit: OwnedSemaphorePermit,
-) {
+pub async fn serve(stream: TcpStream, shared: Arc<Shared>, permit: OwnedSemaphorePermit) {
     let mut conn = Connection {
         stream,
-        peer,
         shared,
-        drain,
         input: Vec::new(),
         output: Vec::new(),
         served: 0,
     };
     let end = match conn.run().await {
         Ok(end) => end,
-        Err(Failure::Reply(status)) => match conn.reply_and_close(status).await {
+        Err(Failure::Reply(status)) => match Box::pin(conn.reply_and_close(status)).await {
             Ok(()) => End::Linger,
             Err(_) => End::Quiet,
         },
         Err(Failure::Gone(error)) => {
-            debug!(peer = %conn.peer, %error, "connection lost");
+            debug!(peer = %conn.peer(), %error, "connection lost");
             End::Quiet
         }
     };
     if end == End::Linger {
-        conn.linger().await;
+        Box::pin(conn.linger()).await;
     }
     drop(permit);
 }
 
 struct Connection {
     stream: TcpStream,
-    peer: SocketAddr,
     shared: Arc<Shared>,
-    /// Becomes true when the worker is stopping: finish the request in hand, then close.
-    drain: watch::Receiver<bool>,
     /// Bytes received and not yet consumed; bounded by the head limit plus one read.
     input: Vec<u8>,
     /// Responses queued and not yet written; flushed before any wait on the client.
@@ -155,7 +164,16 @@ impl Connection {
                     break;
                 };
                 head_started = None;
-                match self.answer(exchange).await? {
+                let next = if Self::can_answer_now(&exchange) {
+                    self.answer_now(exchange)?
+                } else {
+                    // Boxed: the path that waits on the socket is rare and its state large.
+                    Box::pin(self.answer(exchange)).await?
+                };
+                if self.output.len() >= crate::limits::OUTPUT_FLUSH_BYTES {
+                    self.flush().await?;
+                }
+                match next {
                     Next::KeepAlive => {}
                     Next::Close(end) => {
                         self.flush().await?;
@@ -164,12 +182,6 @@ impl Connection {
                 }
             }
             self.flush().await?;
-            if self.input.is_empty() && self.input.capacity() > io::IDLE_BUFFER_MAX {
-                self.input = Vec::new();
-            }
-            if self.output.capacity() > io::IDLE_BUFFER_MAX {
-                self.output = Vec::new();
-            }
 
             // A new connection's first request is awaited like a head in progress: nginx's
             // client_header_timeout, not the keep-alive one.
@@ -195,7 +207,7 @@ impl Connection {
             Ok(None) => Ok(None),
             Err(parse_error) => {
                 let (status, _) = error::parse_error(parse_error);
-                debug!(peer = %self.peer, ?parse_error, "rejected request");
+                debug!(peer = %self.peer(), ?parse_error, "rejected request");
                 Err(Failure::Reply(status))
             }
             Ok(Some((request, head_len))) => Ok(Some(Exchange {
@@ -210,24 +222,54 @@ impl Connection {
         }
     }
 
-    /// Consumes the exchange's request and queues its response. Returns whether the connection
-    /// stays open, and if not, how it closes.
+    /// Whether the exchange can be answered without waiting on the socket: no request body to
+    /// read and a response body small enough to copy, as for almost every request.
+    fn can_answer_now(exchange: &Exchange) -> bool {
+        let sends_body = !exchange.head_only && exchange.response.status.allows_body();
+        exchange.framing == Framing::None
+            && (!sends_body || io::fits_inline(&exchange.response.body))
+    }
+
+    /// Answers an exchange for which `can_answer_now` holds: nothing here waits.
+    fn answer_now(&mut self, exchange: Exchange) -> Result<Next, Failure> {
+        self.input.drain(..exchange.head_len);
+        self.served += 1;
+        let (persistence, next) = self.decide(&exchange, &exchange.response);
+        self.ensure_output();
+        crate::http::encode::write_head(&mut self.output, &exchange.response, persistence);
+        if !exchange.head_only && exchange.response.status.allows_body() {
+            io::append_inline(&mut self.output, exchange.response.body)?;
+        }
+        Ok(next)
+    }
+
+    /// Consumes the exchange's request, reading its body if it has one, and queues its
+    /// response. Returns whether the connection stays open, and if not, how it closes.
     async fn answer(&mut self, exchange: Exchange) -> Result<Next, Failure> {
         self.input.drain(..exchange.head_len);
         self.served += 1;
-        let mut response = exchange.response;
+        let mut exchange = exchange;
         if exchange.framing != Framing::None {
             if exchange.expect_continue {
                 // The client waits for 100 Continue before sending its body. We do not want the
                 // body, so we answer now and close (RFC 9110 §10.1.1) instead of reading it.
-                response.close = true;
+                exchange.response.close = true;
             } else {
-                self.discard_body(exchange.framing).await?;
+                Box::pin(self.discard_body(exchange.framing)).await?;
             }
         }
+        let (persistence, next) = self.decide(&exchange, &exchange.response);
+        self.queue(exchange.response, exchange.head_only, persistence)
+            .await?;
+        Ok(next)
+    }
+
+    /// Whether the connection stays open after this response, what the response must say about
+    /// it, and how the connection closes if it does not.
+    fn decide(&self, exchange: &Exchange, response: &Response) -> (Persistence, Next) {
         let keep_alive = exchange.keep_alive
             && !response.close
-            && !*self.drain.borrow()
+            && !self.shared.idle.is_draining()
             && self.served < self.shared.limits.max_requests;
         let persistence = match (keep_alive, exchange.version) {
             (false, _) => Persistence::Close,
@@ -243,9 +285,7 @@ impl Connection {
         } else {
             Next::Close(End::Quiet)
         };
-        self.queue(response, exchange.head_only, persistence)
-            .await?;
-        Ok(next)
+        (persistence, next)
     }
 
     /// Reads and drops a request body, leaving any bytes after it in the input.
@@ -254,7 +294,7 @@ impl Connection {
         let mut decoder = BodyDecoder::new(framing);
         loop {
             let progress = decoder.consume(&self.input, max_body).map_err(|e| {
-                debug!(peer = %self.peer, ?e, "rejected request body");
+                debug!(peer = %self.peer(), ?e, "rejected request body");
                 Failure::Reply(error::parse_error(e).0)
             })?;
             self.input.drain(..progress.consumed);
@@ -279,20 +319,57 @@ impl Connection {
     /// during a reload would fail a client that did nothing wrong.
     async fn wait_for_bytes(&mut self, deadline: Instant) -> Result<Arrival, Failure> {
         let idle = self.input.is_empty() && self.served > 0;
-        if idle && *self.drain.borrow() {
-            return Ok(Arrival::Drain);
+        // Buffers go back to the pool while we wait; an idle connection holds none.
+        self.shared.buffers.give(std::mem::take(&mut self.output));
+        if self.input.is_empty() {
+            self.shared.buffers.give(std::mem::take(&mut self.input));
         }
+        if !idle {
+            return self.read_when_ready(deadline).await;
+        }
+        let Some(key) = self.shared.idle.enter(self.stream.as_raw_fd()) else {
+            return Ok(Arrival::Drain);
+        };
+        let arrival = self.read_when_ready(deadline).await;
+        self.shared.idle.leave(key);
+        arrival
+    }
+
+    /// Waits until the socket is readable (or `deadline`), then reads without awaiting. The
+    /// connection's future holds no read state while it waits, which is most of its life.
+    async fn read_when_ready(&mut self, deadline: Instant) -> Result<Arrival, Failure> {
         let read_limit = self.shared.limits.head.max_head_bytes + io::READ_CHUNK;
-        tokio::select! {
-            biased;
-            _ = self.drain.changed(), if idle => Ok(Arrival::Drain),
-            read = timeout_at(deadline, io::read_some(&mut self.stream, &mut self.input, read_limit)) => {
-                match read {
-                    Err(_) => Ok(Arrival::Timeout),
-                    Ok(Ok(0)) => Ok(Arrival::Eof),
-                    Ok(Ok(_)) => Ok(Arrival::Data),
-                    Ok(Err(error)) => Err(Failure::Gone(error)),
+        let sleep = tokio::time::sleep_until(deadline);
+        tokio::pin!(sleep);
+        loop {
+            let ready = std::future::poll_fn(|cx| {
+                if let Poll::Ready(ready) = self.stream.poll_read_ready(cx) {
+                    return Poll::Ready(Some(ready));
                 }
+                sleep.as_mut().poll(cx).map(|()| None)
+            })
+            .await;
+            match ready {
+                None => return Ok(Arrival::Timeout),
+                Some(Err(error)) => return Err(Failure::Gone(error)),
+                Some(Ok(())) => {}
+            }
+            match io::try_read(
+                &self.stream,
+                &mut self.input,
+                read_limit,
+                &self.shared.buffers,
+            ) {
+                Ok(0) => return Ok(Arrival::Eof),
+                Ok(_) => return Ok(Arrival::Data),
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                    // Readiness is edge-triggered and was stale (our last read did not drain
+                    // the socket to WouldBlock); wait again, without holding a buffer.
+                    if self.input.is_empty() {
+                        self.shared.buffers.give(std::mem::take(&mut self.input));
+                    }
+                }
+                Err(error) => return Err(Failure::Gone(error)),
             }
         }
     }
@@ -311,6 +388,7 @@ impl Connection {
         head_only: bool,
         persistence: Persistence,
     ) -> Result<(), Failure> {
+        self.ensure_output();
         crate::http::encode::write_head(&mut self.output, &response, persistence);
         if !head_only && response.status.allows_body() {
             io::append_body(
@@ -327,6 +405,21 @@ impl Connection {
         Ok(())
     }
 
+    /// The client's address, for logs. Asked of the kernel when needed rather than kept: every
+    /// byte of a connection's state is paid for by each of thousands of idle connections.
+    fn peer(&self) -> String {
+        self.stream
+            .peer_addr()
+            .map_or_else(|_| "unknown".into(), |addr| addr.to_string())
+    }
+
+    /// Borrows a write buffer from the pool if the connection has given its own back.
+    fn ensure_output(&mut self) {
+        if self.output.capacity() == 0 {
+            self.output = self.shared.buffers.take();
+        }
+    }
+
     async fn flush(&mut self) -> Result<(), Failure> {
         io::write_all(
             &mut self.stream,
@@ -339,5 +432,39 @@ impl Connection {
 
     async fn linger(&mut self) {
         io::linger(&mut self.stream).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn connection_future_size() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let site = crate::fs::Site::open(
+                None,
+                crate::config::Config::from_cli(clap::Parser::parse_from(["x"]))
+                    .unwrap()
+                    .site,
+            )
+            .unwrap();
+            let limits = crate::config::Config::from_cli(clap::Parser::parse_from(["x"]))
+                .unwrap()
+                .conn;
+            let shared = std::sync::Arc::new(super::Shared::new(site, limits));
+            let permit = std::sync::Arc::new(tokio::sync::Semaphore::new(1))
+                .acquire_owned()
+                .await
+                .unwrap();
+            let future = super::serve(stream, shared, permit);
+            eprintln!("serve future: {} bytes", std::mem::size_of_val(&future));
+        });
     }
 }

@@ -68,10 +68,7 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
     };
     process::unblock_signals();
 
-    let shared = Arc::new(Shared {
-        site,
-        limits: config.conn,
-    });
+    let shared = Arc::new(Shared::new(site, config.conn));
     let (drain_tx, drain_rx) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(config.max_connections));
     for listener in listeners {
@@ -114,6 +111,7 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
     }
     info!("worker {id} draining");
     let _ = drain_tx.send(true);
+    shared.idle.drain();
     // Every connection holds a permit until it ends; having them all back means none is left.
     let all = u32::try_from(config.max_connections).unwrap_or(u32::MAX);
     let _ = permits.acquire_many(all).await;
@@ -141,16 +139,10 @@ async fn accept_loop(
             _ = drain.changed() => return,
         };
         match accepted {
-            Ok((stream, peer)) => {
+            Ok((stream, _)) => {
                 // Responses are written whole; Nagle would only delay the last segment.
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(conn::serve(
-                    stream,
-                    peer,
-                    shared.clone(),
-                    drain.clone(),
-                    permit,
-                ));
+                tokio::spawn(conn::serve(stream, shared.clone(), permit));
             }
             Err(e)
                 if matches!(

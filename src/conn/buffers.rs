@@ -1,0 +1,74 @@
+//! A worker's pool of connection buffers.
+//!
+//! A connection holds a read and a write buffer only while it has bytes to handle, and gives
+//! them back whenever it waits on the client. With thousands of idle keep-alive connections the
+//! worker then holds buffers for the few that are active, and the buffers are recycled instead
+//! of freed (which would leave holes between the connections' other allocations that the
+//! allocator cannot return to the system).
+
+use std::sync::Mutex;
+
+/// A fresh buffer's capacity: most request heads and small responses fit.
+pub const INITIAL_CAPACITY: usize = 2048;
+
+/// Buffers that grew past this are freed instead of pooled.
+const MAX_POOLED_CAPACITY: usize = 16 * 1024;
+
+/// Most buffers kept for reuse per worker.
+const MAX_FREE: usize = 512;
+
+#[derive(Debug, Default)]
+pub struct BufferPool {
+    free: Mutex<Vec<Vec<u8>>>,
+}
+
+impl BufferPool {
+    /// An empty buffer with room for at least `INITIAL_CAPACITY` bytes.
+    pub fn take(&self) -> Vec<u8> {
+        self.lock()
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(INITIAL_CAPACITY))
+    }
+
+    /// Takes back a buffer that is no longer needed; its contents are dropped.
+    pub fn give(&self, mut buffer: Vec<u8>) {
+        if buffer.capacity() < INITIAL_CAPACITY || buffer.capacity() > MAX_POOLED_CAPACITY {
+            return;
+        }
+        buffer.clear();
+        let mut free = self.lock();
+        if free.len() < MAX_FREE {
+            free.push(buffer);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+        self.free
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buffers_are_recycled_within_bounds() {
+        let pool = BufferPool::default();
+        let mut buffer = pool.take();
+        buffer.extend_from_slice(b"request");
+        let address = buffer.as_ptr();
+        pool.give(buffer);
+        let again = pool.take();
+        assert_eq!(again.as_ptr(), address, "the same allocation comes back");
+        assert!(again.is_empty());
+        pool.give(Vec::with_capacity(MAX_POOLED_CAPACITY * 2));
+        pool.give(Vec::new());
+        assert_eq!(
+            pool.lock().len(),
+            0,
+            "oversized and empty buffers are not kept"
+        );
+    }
+}
