@@ -93,11 +93,18 @@ fn at_the_connection_limit_the_worker_waits_and_then_resumes() {
 fn running_out_of_descriptors_pauses_accepting_then_resumes() {
     let site = Site::new();
     let server = Server::start_with_file_limit(40, &[&site.root_arg()]);
-    // More connections than the worker has descriptors for.
-    let mut clients: Vec<Client> = (0..60).map(|_| Client::connect(server.addr())).collect();
+    // More connections than the worker has descriptors for. Each sends a first byte: the kernel
+    // hands a connection to the worker only then (TCP_DEFER_ACCEPT).
+    let mut clients: Vec<Client> = (0..60)
+        .map(|_| {
+            let mut client = Client::connect(server.addr());
+            client.send(b"G");
+            client
+        })
+        .collect();
     server.wait_for("pausing accepts");
     for client in clients.iter_mut().take(5) {
-        client.send(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        client.send(b"ET /hello.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     }
     std::thread::sleep(Duration::from_millis(500));
     drop(clients);
@@ -165,4 +172,19 @@ fn endless_head_or_body_is_cut_at_its_limit() {
         sent += chunk.len();
     }
     assert_eq!(client.response().status, 413);
+}
+
+#[test]
+fn silent_connections_never_take_a_workers_slot() {
+    // A connection is handed to a worker only once its first bytes arrive (TCP_DEFER_ACCEPT):
+    // a crowd that connects and says nothing cannot fill --max-connections.
+    let site = Site::new();
+    let server = Server::start(&["--max-connections", "5", &site.root_arg()]);
+    let silent: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(server.addr()).unwrap())
+        .collect();
+    for _ in 0..10 {
+        assert_eq!(get(server.addr(), "/hello.txt").text(), "hello, world\n");
+    }
+    drop(silent);
 }

@@ -40,7 +40,7 @@ const FORK_RETRY: Duration = Duration::from_secs(1);
 /// Binds every address, forks the workers and supervises them until stopped.
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     check_root(&config)?;
-    let listeners = listen::bind_all(&config.listen)?;
+    let listeners = listen::bind_all(&config.listen, config.conn.header_timeout)?;
     let signals = Signals::open().context("cannot set up signal handling")?;
     let pid_file = PidFile::create(config.pid_file.clone())?;
     for listener in &listeners {

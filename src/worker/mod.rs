@@ -140,8 +140,6 @@ async fn accept_loop(
         };
         match accepted {
             Ok((stream, _)) => {
-                // Responses are written whole; Nagle would only delay the last segment.
-                let _ = stream.set_nodelay(true);
                 tokio::spawn(conn::serve(stream, shared.clone(), permit));
             }
             Err(e)
