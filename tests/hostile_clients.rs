@@ -179,7 +179,15 @@ fn silent_connections_never_take_a_workers_slot() {
     // A connection is handed to a worker only once its first bytes arrive (TCP_DEFER_ACCEPT):
     // a crowd that connects and says nothing cannot fill --max-connections.
     let site = Site::new();
-    let server = Server::start(&["--max-connections", "5", &site.root_arg()]);
+    // A header timeout longer than the test's patience: were silent connections accepted, they
+    // would hold all five slots for longer than the test waits.
+    let server = Server::start(&[
+        "--max-connections",
+        "5",
+        "--header-timeout",
+        "60",
+        &site.root_arg(),
+    ]);
     let silent: Vec<TcpStream> = (0..50)
         .map(|_| TcpStream::connect(server.addr()).unwrap())
         .collect();
