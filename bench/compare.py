@@ -129,7 +129,7 @@ server.bind = "127.0.0.1"
 server.port = {port}
 server.max-worker = {0 if workers == 1 else workers}
 server.max-connections = 10240
-server.max-fds = 65536
+server.max-fds = 20000
 server.errorlog = "{work}/lighttpd.error.log"
 index-file.names = ("index.html")
 mimetype.assign = (".html" => "text/html", ".bin" => "application/octet-stream")

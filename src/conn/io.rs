@@ -45,8 +45,18 @@ pub fn try_read(
         // A head larger than the buffer: double it.
         input.reserve(input.len().min(room));
     }
-    let spare = input.capacity() - input.len();
-    stream.try_read_buf(&mut (&mut *input).limit(spare.min(room)))
+    let wanted = (input.capacity() - input.len()).min(room);
+    let read = stream.try_read_buf(&mut (&mut *input).limit(wanted))?;
+    if read > 0 && read < wanted {
+        // A short read means the socket had nothing more: forget its readiness now rather than
+        // learn it from one more read that fails with EAGAIN (one system call per request). A
+        // byte that arrives later raises a new edge-triggered event, so nothing is missed; a
+        // close (end of stream) is a final state that this does not clear.
+        let _ = stream.try_io(Interest::READABLE, || {
+            Err::<(), _>(io::ErrorKind::WouldBlock.into())
+        });
+    }
+    Ok(read)
 }
 
 /// Writes and clears `output`; a client that does not read for `send_timeout` is dropped.
