@@ -19,8 +19,8 @@ run() {
     local tool=$1 path=$2 count=$3 depth=$4 port=$((30000 + RANDOM % 20000)) out="$work/out"
     rm -rf "$out" && mkdir "$out"
     case $tool in
-    callgrind) valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$bin" -w 1 -l "127.0.0.1:$port" --log-level error "$work/www" 2>"$out/log" & ;;
-    dhat) valgrind --tool=dhat --dhat-out-file="$out/dh.%p" "$bin" -w 1 -l "127.0.0.1:$port" --log-level error "$work/www" 2>"$out/log" & ;;
+    callgrind) valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$bin" -w 1 -l "127.0.0.1:$port" --log-level error --max-requests-per-connection 1000000 "$work/www" 2>"$out/log" & ;;
+    dhat) valgrind --tool=dhat --dhat-out-file="$out/dh.%p" "$bin" -w 1 -l "127.0.0.1:$port" --log-level error --max-requests-per-connection 1000000 "$work/www" 2>"$out/log" & ;;
     esac
     local master=$!
     python3 - "$port" "$path" "$count" "$depth" <<'PY'

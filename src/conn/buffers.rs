@@ -11,23 +11,36 @@ use std::sync::Mutex;
 /// A fresh buffer's capacity: most request heads and small responses fit.
 pub const INITIAL_CAPACITY: usize = 2048;
 
-/// Buffers that grew past this are freed instead of pooled.
-const MAX_POOLED_CAPACITY: usize = 16 * 1024;
+/// Buffers that grew past this are freed instead of pooled: the output buffer of a pipelined
+/// batch reaches about 64 KiB before it is flushed, and is worth keeping.
+const MAX_POOLED_CAPACITY: usize = 80 * 1024;
 
-/// Most buffers kept for reuse per worker.
-const MAX_FREE: usize = 512;
+/// Most bytes of buffers kept for reuse per worker.
+const MAX_FREE_BYTES: usize = 2 << 20;
 
 #[derive(Debug, Default)]
 pub struct BufferPool {
-    free: Mutex<Vec<Vec<u8>>>,
+    free: Mutex<Free>,
+}
+
+#[derive(Debug, Default)]
+struct Free {
+    buffers: Vec<Vec<u8>>,
+    /// Capacity of the buffers kept.
+    bytes: usize,
 }
 
 impl BufferPool {
     /// An empty buffer with room for at least `INITIAL_CAPACITY` bytes.
     pub fn take(&self) -> Vec<u8> {
-        self.lock()
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(INITIAL_CAPACITY))
+        let mut free = self.lock();
+        match free.buffers.pop() {
+            Some(buffer) => {
+                free.bytes -= buffer.capacity();
+                buffer
+            }
+            None => Vec::with_capacity(INITIAL_CAPACITY),
+        }
     }
 
     /// Takes back a buffer that is no longer needed; its contents are dropped.
@@ -37,12 +50,13 @@ impl BufferPool {
         }
         buffer.clear();
         let mut free = self.lock();
-        if free.len() < MAX_FREE {
-            free.push(buffer);
+        if free.bytes + buffer.capacity() <= MAX_FREE_BYTES {
+            free.bytes += buffer.capacity();
+            free.buffers.push(buffer);
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Free> {
         self.free
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
