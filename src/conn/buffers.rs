@@ -80,9 +80,16 @@ mod tests {
         pool.give(Vec::with_capacity(MAX_POOLED_CAPACITY * 2));
         pool.give(Vec::new());
         assert_eq!(
-            pool.lock().len(),
+            pool.lock().buffers.len(),
             0,
             "oversized and empty buffers are not kept"
+        );
+        for _ in 0..(MAX_FREE_BYTES / INITIAL_CAPACITY + 10) {
+            pool.give(Vec::with_capacity(INITIAL_CAPACITY));
+        }
+        assert!(
+            pool.lock().bytes <= MAX_FREE_BYTES,
+            "the pool's memory is bounded"
         );
     }
 }
