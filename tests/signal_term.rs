@@ -13,9 +13,12 @@ fn download_in_progress_completes_and_master_exits_0() {
     let size = 64 << 20;
     std::fs::write(site.root().join("big.bin"), pattern(size)).unwrap();
     let pid_file = site.dir.path().join("forkhttpd.pid");
+    // A keep-alive timeout longer than the test waits: only the drain can close the idle one.
     let mut server = Server::start(&[
         "-w",
         "2",
+        "--keepalive-timeout",
+        "60",
         "--pid-file",
         pid_file.to_str().unwrap(),
         &site.root_arg(),
