@@ -14,9 +14,10 @@ fn text(size: usize) -> Vec<u8> {
 }
 
 fn fetch(server: &Server, path: &str, accept: &str) -> support::Response {
-    exchange(
+    support::get_with(
         server.addr(),
-        format!("GET {path} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: {accept}\r\n\r\n").as_bytes(),
+        path,
+        &format!("Accept-Encoding: {accept}\r\n"),
     )
 }
 

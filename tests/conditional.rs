@@ -3,13 +3,10 @@
 
 mod support;
 
-use support::{Client, Server, Site, exchange};
+use support::{Client, Server, Site};
 
 fn request(server: &Server, path: &str, headers: &str) -> support::Response {
-    exchange(
-        server.addr(),
-        format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}\r\n").as_bytes(),
-    )
+    support::get_with(server.addr(), path, headers)
 }
 
 #[test]

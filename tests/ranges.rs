@@ -7,9 +7,10 @@ use support::{Client, Server, Site, exchange, pattern};
 const LEN: usize = 200 * 1024;
 
 fn ranged(server: &Server, range: &str, extra: &str) -> support::Response {
-    exchange(
+    support::get_with(
         server.addr(),
-        format!("GET /data.bin HTTP/1.1\r\nHost: t\r\nRange: {range}\r\n{extra}\r\n").as_bytes(),
+        "/data.bin",
+        &format!("Range: {range}\r\n{extra}"),
     )
 }
 

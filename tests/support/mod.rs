@@ -410,6 +410,14 @@ pub fn exchange(addr: SocketAddr, raw: &[u8]) -> Response {
     client.response()
 }
 
+/// GET `path` on a new connection, with extra header lines (each ending in CRLF).
+pub fn get_with(addr: SocketAddr, path: &str, headers: &str) -> Response {
+    exchange(
+        addr,
+        format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}\r\n").as_bytes(),
+    )
+}
+
 /// GET `path` on a new connection.
 pub fn get(addr: SocketAddr, path: &str) -> Response {
     Client::connect(addr).get(path)
