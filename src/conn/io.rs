@@ -1,16 +1,19 @@
-//! Socket I/O for a connection: bounded reads, timed writes, sendfile, lingering close.
+//! Socket I/O for a connection: bounded reads, writes under the send deadline, sendfile,
+//! lingering close.
 
 use std::fs::File;
+use std::future::Future;
 use std::io::{self, ErrorKind, IoSlice};
 use std::os::unix::fs::FileExt;
-use std::time::Duration;
+use std::task::{Context, Poll, ready};
 
 use bytes::BufMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
-use tokio::time::{Instant, timeout, timeout_at};
 
+use crate::conn::Shared;
 use crate::conn::buffers::BufferPool;
+use crate::conn::deadlines::{Deadlines, Wait};
 use crate::http::response::{Body, Segment, Source};
 use crate::limits::{INLINE_FILE_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT, OUTPUT_FLUSH_BYTES};
 
@@ -59,42 +62,75 @@ pub fn try_read(
     Ok(read)
 }
 
-/// Writes and clears `output`; a client that does not read for `send_timeout` is dropped.
-pub async fn write_all(
-    stream: &mut TcpStream,
-    output: &mut Vec<u8>,
-    send_timeout: Duration,
-) -> io::Result<()> {
-    if output.is_empty() {
-        return Ok(());
+/// A connection's socket for writing, with the register that bounds how long a write may wait
+/// for the client to read.
+#[derive(Clone, Copy)]
+pub struct Writer<'a> {
+    pub stream: &'a TcpStream,
+    pub shared: &'a Shared,
+    pub slot: u32,
+}
+
+impl<'a> Writer<'a> {
+    /// Runs `attempt` until it does not fail with WouldBlock, waiting for the socket to become
+    /// writable in between. Each wait gets the whole send timeout: like nginx's `send_timeout`,
+    /// it bounds the time between two successful writes, not the whole response. An expired
+    /// wait shuts the socket down, and the next attempt fails.
+    fn poll_attempt<T>(
+        &self,
+        cx: &mut Context<'_>,
+        mut attempt: impl FnMut() -> io::Result<T>,
+    ) -> Poll<io::Result<T>> {
+        loop {
+            match attempt() {
+                Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                    let deadlines = &self.shared.deadlines;
+                    let deadline = deadlines.after(self.shared.limits.send_timeout);
+                    deadlines.arm(self.slot, Wait::Write, deadline);
+                    // The WouldBlock cleared the socket's readiness, so this does not spin.
+                    ready!(self.stream.poll_write_ready(cx))?;
+                }
+                result => return Poll::Ready(result),
+            }
+        }
     }
-    timeout(send_timeout, stream.write_all(output))
-        .await
-        .map_err(|_| io::Error::from(ErrorKind::TimedOut))??;
-    output.clear();
-    Ok(())
+
+    /// `poll_attempt` as a future.
+    async fn when_writable<T>(&self, mut attempt: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+        std::future::poll_fn(|cx| self.poll_attempt(cx, &mut attempt)).await
+    }
+
+    /// Writes and clears `output`. A `poll_fn`, not an `async fn`: this future is part of every
+    /// connection's, and this way it holds only what it needs.
+    pub fn write_all(self, output: &'a mut Vec<u8>) -> impl Future<Output = io::Result<()>> + 'a {
+        let mut written = 0;
+        std::future::poll_fn(move |cx| {
+            while written < output.len() {
+                match ready!(self.poll_attempt(cx, || self.stream.try_write(&output[written..])))? {
+                    0 => return Poll::Ready(Err(ErrorKind::WriteZero.into())),
+                    sent => written += sent,
+                }
+            }
+            output.clear();
+            Poll::Ready(Ok(()))
+        })
+    }
 }
 
 /// Puts a response body on its way: appended to `output` if small, else sent from the file
 /// with sendfile after `output` is flushed.
-pub async fn append_body(
-    stream: &mut TcpStream,
-    output: &mut Vec<u8>,
-    body: Body,
-    send_timeout: Duration,
-) -> io::Result<()> {
+pub async fn append_body(writer: &Writer<'_>, output: &mut Vec<u8>, body: Body) -> io::Result<()> {
     match body {
         Body::File { file, offset, len } if len > INLINE_FILE_MAX => {
-            append_file_range(stream, output, &file, offset, len, send_timeout).await?;
+            append_file_range(writer, output, &file, offset, len).await?;
         }
         Body::Shared { bytes, offset, len } if len > COPY_MAX => {
             // Boxed, here and below: rare, large states would otherwise size every connection's
             // future, idle ones included.
             Box::pin(write_all_vectored(
-                stream,
+                writer,
                 output,
                 &bytes[offset..offset + len],
-                send_timeout,
             ))
             .await?;
         }
@@ -103,14 +139,14 @@ pub async fn append_body(
                 match (segment, &source) {
                     (Segment::Literal(bytes), _) => output.extend_from_slice(&bytes),
                     (Segment::Range { offset, len }, Source::File(file)) => {
-                        append_file_range(stream, output, file, offset, len, send_timeout).await?;
+                        append_file_range(writer, output, file, offset, len).await?;
                     }
                     (Segment::Range { offset, len }, Source::Shared(bytes)) => {
                         output.extend_from_slice(&bytes[offset as usize..(offset + len) as usize]);
                     }
                 }
                 if output.len() >= OUTPUT_FLUSH_BYTES {
-                    write_all(stream, output, send_timeout).await?;
+                    writer.write_all(output).await?;
                 }
             }
         }
@@ -159,10 +195,9 @@ fn read_file_range(output: &mut Vec<u8>, file: &File, offset: u64, len: u64) -> 
 /// Writes `output` and then `body` with as few system calls as the socket allows (writev),
 /// without copying `body`; clears `output`.
 async fn write_all_vectored(
-    stream: &mut TcpStream,
+    writer: &Writer<'_>,
     output: &mut Vec<u8>,
     body: &[u8],
-    send_timeout: Duration,
 ) -> io::Result<()> {
     let (mut head_sent, mut body_sent) = (0, 0);
     while head_sent < output.len() || body_sent < body.len() {
@@ -170,9 +205,9 @@ async fn write_all_vectored(
             IoSlice::new(&output[head_sent..]),
             IoSlice::new(&body[body_sent..]),
         ];
-        let written = timeout(send_timeout, stream.write_vectored(&slices))
-            .await
-            .map_err(|_| io::Error::from(ErrorKind::TimedOut))??;
+        let written = writer
+            .when_writable(|| writer.stream.try_write_vectored(&slices))
+            .await?;
         if written == 0 {
             return Err(ErrorKind::WriteZero.into());
         }
@@ -187,42 +222,34 @@ async fn write_all_vectored(
 /// Copies a small file range into `output`, or flushes `output` and sends a large one with
 /// sendfile.
 async fn append_file_range(
-    stream: &mut TcpStream,
+    writer: &Writer<'_>,
     output: &mut Vec<u8>,
     file: &File,
     offset: u64,
     len: u64,
-    send_timeout: Duration,
 ) -> io::Result<()> {
     if len <= INLINE_FILE_MAX {
         return read_file_range(output, file, offset, len);
     }
-    write_all(stream, output, send_timeout).await?;
-    Box::pin(send_file(stream, file, offset, len, send_timeout)).await
+    writer.write_all(output).await?;
+    Box::pin(send_file(writer, file, offset, len)).await
 }
 
 /// Sends `len` bytes of `file` from `offset` without copying them through user space.
-async fn send_file(
-    stream: &mut TcpStream,
-    file: &File,
-    offset: u64,
-    len: u64,
-    send_timeout: Duration,
-) -> io::Result<()> {
+async fn send_file(writer: &Writer<'_>, file: &File, offset: u64, len: u64) -> io::Result<()> {
     let end = offset + len;
     let mut position = offset;
     while position < end {
         let count = (end - position).min(SENDFILE_CHUNK) as usize;
         let mut file_offset = position as libc::off_t;
-        let sent = timeout(
-            send_timeout,
-            stream.async_io(Interest::WRITABLE, || {
-                nix::sys::sendfile::sendfile(&*stream, file, Some(&mut file_offset), count)
-                    .map_err(io::Error::from)
-            }),
-        )
-        .await
-        .map_err(|_| io::Error::from(ErrorKind::TimedOut))??;
+        let sent = writer
+            .when_writable(|| {
+                writer.stream.try_io(Interest::WRITABLE, || {
+                    nix::sys::sendfile::sendfile(writer.stream, file, Some(&mut file_offset), count)
+                        .map_err(io::Error::from)
+                })
+            })
+            .await?;
         if sent == 0 {
             // The file was truncated under us.
             return Err(ErrorKind::UnexpectedEof.into());
@@ -234,17 +261,18 @@ async fn send_file(
 
 /// Half-closes, then reads and drops what the client still sends, for a bounded time and
 /// amount, so that our last response is not destroyed by a reset (RFC 9112 §9.6).
-pub async fn linger(stream: &mut TcpStream) {
+pub async fn linger(stream: &mut TcpStream, deadlines: &Deadlines, slot: u32) {
     if stream.shutdown().await.is_err() {
         return;
     }
-    let deadline = Instant::now() + LINGER_TIMEOUT;
+    // The deadline shuts the read side down, which ends the loop with end of stream.
+    deadlines.arm(slot, Wait::Read, deadlines.after(LINGER_TIMEOUT));
     // On the heap, and only here: an array would be part of every connection's future.
     let mut scratch = vec![0u8; 4096];
     let mut dropped = 0;
     while dropped < LINGER_MAX_BYTES {
-        match timeout_at(deadline, stream.read(&mut scratch)).await {
-            Ok(Ok(n)) if n > 0 => dropped += n,
+        match stream.read(&mut scratch).await {
+            Ok(n) if n > 0 => dropped += n,
             _ => break,
         }
     }

@@ -8,7 +8,7 @@
 //! connection is closed, after a lingering read so the response is not lost to a reset.
 
 mod buffers;
-mod idle;
+mod deadlines;
 mod io;
 
 use std::sync::Arc;
@@ -16,12 +16,13 @@ use std::time::Duration;
 
 use std::future::Future;
 use std::os::fd::AsRawFd;
-use std::task::Poll;
-use tokio::net::TcpStream;
+use std::pin::Pin;
 
+use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::Instant;
 use tracing::debug;
+
+use self::deadlines::{Deadlines, Wait};
 
 use crate::error;
 use crate::fs::Site;
@@ -51,8 +52,8 @@ pub struct Shared {
     pub limits: ConnLimits,
     /// Read and write buffers, lent to connections while they are active.
     pub buffers: buffers::BufferPool,
-    /// Idle keep-alive connections, woken to close when the worker drains.
-    pub idle: idle::IdleConnections,
+    /// Every connection's deadline; also ends idle connections when the worker drains.
+    pub deadlines: Deadlines,
 }
 
 impl Shared {
@@ -61,7 +62,12 @@ impl Shared {
             site,
             limits,
             buffers: buffers::BufferPool::default(),
-            idle: idle::IdleConnections::default(),
+            deadlines: Deadlines::new(
+                limits
+                    .header_timeout
+                    .min(limits.keepalive_timeout)
+                    .min(limits.send_timeout),
+            ),
         }
     }
 }
@@ -96,6 +102,17 @@ enum Next {
     Close(End),
 }
 
+/// What the request at the front of the input came to.
+enum Step<'a> {
+    /// Its head is not complete yet.
+    Incomplete,
+    /// Answered without waiting: the response is queued.
+    Answered(Next),
+    /// Answering it waits on the socket (a request body, a large response). Boxed: the path is
+    /// rare and its state large, and every idle connection would otherwise pay for it.
+    Waits(Pin<Box<dyn Future<Output = Result<Next, Failure>> + Send + 'a>>),
+}
+
 /// A request whose head has been read, and the response it gets.
 struct Exchange {
     head_len: usize,
@@ -109,29 +126,41 @@ struct Exchange {
 
 /// Serves one accepted connection until it closes. Holds the worker's connection permit for as
 /// long as it lives.
-pub async fn serve(stream: TcpStream, shared: Arc<Shared>, permit: OwnedSemaphorePermit) {
+///
+/// Not an `async fn`: its arguments would be stored twice in the future, once as arguments and
+/// once in the connection, and every idle connection would pay for both.
+pub fn serve(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    permit: OwnedSemaphorePermit,
+) -> impl Future<Output = ()> + Send {
+    let slot = shared.deadlines.register(stream.as_raw_fd());
     let mut conn = Connection {
         stream,
         shared,
         input: Vec::new(),
         output: Vec::new(),
         served: 0,
+        slot,
     };
-    let end = match conn.run().await {
-        Ok(end) => end,
-        Err(Failure::Reply(status)) => match Box::pin(conn.reply_and_close(status)).await {
-            Ok(()) => End::Linger,
-            Err(_) => End::Quiet,
-        },
-        Err(Failure::Gone(error)) => {
-            debug!(peer = %conn.peer(), %error, "connection lost");
-            End::Quiet
+    async move {
+        let end = match conn.run().await {
+            Ok(end) => end,
+            Err(Failure::Reply(status)) => match Box::pin(conn.reply_and_close(status)).await {
+                Ok(()) => End::Linger,
+                Err(_) => End::Quiet,
+            },
+            Err(Failure::Gone(error)) => {
+                debug!(peer = %conn.peer(), %error, "connection lost");
+                End::Quiet
+            }
+        };
+        if end == End::Linger {
+            Box::pin(conn.linger()).await;
         }
-    };
-    if end == End::Linger {
-        Box::pin(conn.linger()).await;
+        drop(conn);
+        drop(permit);
     }
-    drop(permit);
 }
 
 struct Connection {
@@ -143,6 +172,15 @@ struct Connection {
     output: Vec<u8>,
     /// Requests answered on this connection.
     served: u32,
+    /// This connection's key in the worker's deadline register.
+    slot: u32,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Before the socket closes: its descriptor number may be reused at once.
+        self.shared.deadlines.unregister(self.slot);
+    }
 }
 
 /// What a wait for more request bytes ended with.
@@ -150,26 +188,34 @@ enum Arrival {
     Data,
     Eof,
     Timeout,
+    /// The worker is draining; the connection was idle and closes.
     Drain,
+}
+
+/// The sweeper: ends the waits of a worker's connections whose deadline has passed. Runs until
+/// the worker's event loop stops.
+pub async fn sweep_deadlines(shared: Arc<Shared>) {
+    let mut ticks = tokio::time::interval(shared.deadlines.tick());
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        shared.deadlines.sweep();
+    }
 }
 
 impl Connection {
     async fn run(&mut self) -> Result<End, Failure> {
-        // When the first byte of the request being read arrived: the head deadline runs from it.
-        let mut head_started: Option<Instant> = None;
+        // The deadline of the request head being read: it runs from the head's first bytes (when
+        // we first find it incomplete), not from each read.
+        let mut head_deadline: Option<u64> = None;
         loop {
             while !self.input.is_empty() {
-                head_started.get_or_insert_with(Instant::now);
-                let Some(exchange) = self.next_exchange()? else {
-                    break;
+                let next = match self.step()? {
+                    Step::Incomplete => break,
+                    Step::Answered(next) => next,
+                    Step::Waits(answer) => answer.await?,
                 };
-                head_started = None;
-                let next = if Self::can_answer_now(&exchange) {
-                    self.answer_now(exchange)?
-                } else {
-                    // Boxed: the path that waits on the socket is rare and its state large.
-                    Box::pin(self.answer(exchange)).await?
-                };
+                head_deadline = None;
                 if self.output.len() >= crate::limits::OUTPUT_FLUSH_BYTES {
                     self.flush().await?;
                 }
@@ -185,10 +231,12 @@ impl Connection {
 
             // A new connection's first request is awaited like a head in progress: nginx's
             // client_header_timeout, not the keep-alive one.
-            let deadline = match head_started {
-                Some(started) => started + self.shared.limits.header_timeout,
-                None if self.served == 0 => Instant::now() + self.shared.limits.header_timeout,
-                None => Instant::now() + self.shared.limits.keepalive_timeout,
+            let limits = &self.shared.limits;
+            let deadline = if !self.input.is_empty() || self.served == 0 {
+                *head_deadline
+                    .get_or_insert_with(|| self.shared.deadlines.after(limits.header_timeout))
+            } else {
+                self.shared.deadlines.after(limits.keepalive_timeout)
             };
             match self.wait_for_bytes(deadline).await? {
                 Arrival::Data => {}
@@ -196,6 +244,20 @@ impl Connection {
                 Arrival::Timeout if self.input.is_empty() => return Ok(End::Quiet),
                 Arrival::Timeout => return Err(Failure::Reply(Status::REQUEST_TIMEOUT)),
             }
+        }
+    }
+
+    /// Reads the request at the front of the input and answers it if nothing needs waiting for.
+    /// A plain function, so the exchange (the largest local) never sits in the connection's
+    /// future.
+    fn step(&mut self) -> Result<Step<'_>, Failure> {
+        let Some(exchange) = self.next_exchange()? else {
+            return Ok(Step::Incomplete);
+        };
+        if Self::can_answer_now(&exchange) {
+            Ok(Step::Answered(self.answer_now(exchange)?))
+        } else {
+            Ok(Step::Waits(Box::pin(self.answer(exchange))))
         }
     }
 
@@ -269,7 +331,7 @@ impl Connection {
     fn decide(&self, exchange: &Exchange, response: &Response) -> (Persistence, Next) {
         let keep_alive = exchange.keep_alive
             && !response.close
-            && !self.shared.idle.is_draining()
+            && !self.shared.deadlines.is_draining()
             && self.served < self.shared.limits.max_requests;
         let persistence = match (keep_alive, exchange.version) {
             (false, _) => Persistence::Close,
@@ -302,7 +364,10 @@ impl Connection {
                 return Ok(());
             }
             self.flush().await?;
-            let deadline = Instant::now() + self.shared.limits.header_timeout;
+            let deadline = self
+                .shared
+                .deadlines
+                .after(self.shared.limits.header_timeout);
             match self.wait_for_bytes(deadline).await? {
                 Arrival::Data | Arrival::Drain => {}
                 Arrival::Eof => {
@@ -317,49 +382,33 @@ impl Connection {
     /// also gives up its wait when the worker starts draining. A connection that has not sent
     /// its first request yet does not: it was accepted by this worker, and closing it unanswered
     /// during a reload would fail a client that did nothing wrong.
-    async fn wait_for_bytes(&mut self, deadline: Instant) -> Result<Arrival, Failure> {
-        let idle = self.input.is_empty() && self.served > 0;
-        // Buffers go back to the pool while we wait; an idle connection holds none.
+    ///
+    /// The wait holds no read state and no timer, so an idle connection's future is small; its
+    /// buffers go back to the pool while it waits.
+    async fn wait_for_bytes(&mut self, deadline: u64) -> Result<Arrival, Failure> {
+        let wait = if self.input.is_empty() && self.served > 0 {
+            Wait::Idle
+        } else {
+            Wait::Read
+        };
         self.shared.buffers.give(std::mem::take(&mut self.output));
         if self.input.is_empty() {
             self.shared.buffers.give(std::mem::take(&mut self.input));
         }
-        if !idle {
-            return self.read_when_ready(deadline).await;
-        }
-        let Some(key) = self.shared.idle.enter(self.stream.as_raw_fd()) else {
+        if !self.shared.deadlines.arm(self.slot, wait, deadline) {
             return Ok(Arrival::Drain);
-        };
-        let arrival = self.read_when_ready(deadline).await;
-        self.shared.idle.leave(key);
-        arrival
-    }
-
-    /// Waits until the socket is readable (or `deadline`), then reads without awaiting. The
-    /// connection's future holds no read state while it waits, which is most of its life.
-    async fn read_when_ready(&mut self, deadline: Instant) -> Result<Arrival, Failure> {
+        }
         let read_limit = self.shared.limits.head.max_head_bytes + io::READ_CHUNK;
-        let sleep = tokio::time::sleep_until(deadline);
-        tokio::pin!(sleep);
         loop {
-            let ready = std::future::poll_fn(|cx| {
-                if let Poll::Ready(ready) = self.stream.poll_read_ready(cx) {
-                    return Poll::Ready(Some(ready));
-                }
-                sleep.as_mut().poll(cx).map(|()| None)
-            })
-            .await;
-            match ready {
-                None => return Ok(Arrival::Timeout),
-                Some(Err(error)) => return Err(Failure::Gone(error)),
-                Some(Ok(())) => {}
-            }
+            std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)).await?;
             match io::try_read(
                 &self.stream,
                 &mut self.input,
                 read_limit,
                 &self.shared.buffers,
             ) {
+                // End of stream is also how the sweeper ends a wait that ran out of time.
+                Ok(0) if self.shared.deadlines.expired(self.slot) => return Ok(Arrival::Timeout),
                 Ok(0) => return Ok(Arrival::Eof),
                 Ok(_) => return Ok(Arrival::Data),
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
@@ -377,7 +426,7 @@ impl Connection {
     async fn reply_and_close(&mut self, status: Status) -> Result<(), Failure> {
         self.queue(Response::fatal(status), false, Persistence::Close)
             .await?;
-        self.flush().await
+        Ok(self.flush().await?)
     }
 
     /// Appends a response to the output. Small bodies are copied in, so head and body go out in
@@ -391,13 +440,8 @@ impl Connection {
         self.ensure_output();
         crate::http::encode::write_head(&mut self.output, &response, persistence);
         if !head_only && response.status.allows_body() {
-            io::append_body(
-                &mut self.stream,
-                &mut self.output,
-                response.body,
-                self.shared.limits.send_timeout,
-            )
-            .await?;
+            let (writer, output) = self.writer();
+            io::append_body(&writer, output, response.body).await?;
         }
         if self.output.len() >= crate::limits::OUTPUT_FLUSH_BYTES {
             self.flush().await?;
@@ -420,18 +464,25 @@ impl Connection {
         }
     }
 
-    async fn flush(&mut self) -> Result<(), Failure> {
-        io::write_all(
-            &mut self.stream,
-            &mut self.output,
-            self.shared.limits.send_timeout,
-        )
-        .await?;
-        Ok(())
+    /// The socket for writing, under this connection's send deadline, and the output buffer.
+    fn writer(&mut self) -> (io::Writer<'_>, &mut Vec<u8>) {
+        let writer = io::Writer {
+            stream: &self.stream,
+            shared: &self.shared,
+            slot: self.slot,
+        };
+        (writer, &mut self.output)
+    }
+
+    /// Writes the queued responses. Returns the writer's future itself: a wrapping `async fn`
+    /// would add its own state to every connection's future.
+    fn flush(&mut self) -> impl Future<Output = std::io::Result<()>> + Send + '_ {
+        let (writer, output) = self.writer();
+        writer.write_all(output)
     }
 
     async fn linger(&mut self) {
-        io::linger(&mut self.stream).await;
+        io::linger(&mut self.stream, &self.shared.deadlines, self.slot).await;
     }
 }
 
@@ -465,9 +516,9 @@ mod tests {
                 .unwrap();
             let future = super::serve(stream, shared, permit);
             // Every idle connection pays for this whole future (tokio rounds the task to 128
-            // bytes): keep the rare, large states boxed. 600 bytes today.
+            // bytes): keep the rare, large states boxed. 232 bytes today.
             let size = std::mem::size_of_val(&future);
-            assert!(size <= 640, "a connection's future grew to {size} bytes");
+            assert!(size <= 256, "a connection's future grew to {size} bytes");
         });
     }
 }

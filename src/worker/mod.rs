@@ -71,6 +71,7 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
     let shared = Arc::new(Shared::new(site, config.conn));
     let (drain_tx, drain_rx) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(config.max_connections));
+    tokio::spawn(conn::sweep_deadlines(shared.clone()));
     for listener in listeners {
         let listener = match listener
             .set_nonblocking(true)
@@ -111,7 +112,7 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
     }
     info!("worker {id} draining");
     let _ = drain_tx.send(true);
-    shared.idle.drain();
+    shared.deadlines.drain();
     // Every connection holds a permit until it ends; having them all back means none is left.
     let all = u32::try_from(config.max_connections).unwrap_or(u32::MAX);
     let _ = permits.acquire_many(all).await;
