@@ -5,6 +5,7 @@
 //! A master process binds every listen address, forks worker processes and supervises them;
 //! each worker serves HTTP/1.1 on its own single-threaded event loop.
 //!
+//! - [`clock`]: coarse clocks for the per-request path.
 //! - [`config`]: the command line, validated into a [`config::Config`].
 //! - [`master`]: the supervisor (fork, reap, respawn, stop, reload), single-threaded.
 //! - [`worker`]: a worker's event loop, accept loops and drain.
@@ -15,6 +16,7 @@
 //! - [`limits`]: every limit, with the reason for its default.
 //! - [`log`]: log lines to stderr or a file, from every process.
 
+pub mod clock;
 pub mod config;
 pub mod conn;
 pub mod error;

@@ -14,8 +14,8 @@
 //! Why not tokio's timers: a `Sleep` in every connection's future made each one about 150 bytes
 //! larger (paid by every idle connection) and cost a timer-wheel insert and removal per request.
 //! A slot is 16 bytes and arming it is one uncontended lock. The price is precision: a deadline
-//! fires between its length and its length plus one tick, and the tick is a tenth of the shortest
-//! timeout, at most a second.
+//! fires up to one tick (a tenth of the shortest timeout, at most a second) plus the coarse
+//! clock's resolution after its time, never before.
 //!
 //! A slot is removed before its socket is closed, and the sweep runs on the same thread as the
 //! connections, so a descriptor in the register is always still its connection's.
@@ -23,7 +23,7 @@
 use std::os::fd::RawFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::sys::socket::{Shutdown, shutdown};
 use slab::Slab;
@@ -50,14 +50,15 @@ struct Slot {
     fd: RawFd,
     wait: Wait,
     expired: bool,
-    /// Milliseconds since the register was made.
+    /// On `clock::monotonic_ms`.
     deadline: u64,
 }
 
 #[derive(Debug)]
 pub struct Deadlines {
-    start: Instant,
     tick: Duration,
+    /// Added to every deadline: how far the coarse clock may lag, so none fires early.
+    slack_ms: u64,
     draining: AtomicBool,
     slots: Mutex<Slab<Slot>>,
 }
@@ -66,7 +67,7 @@ impl Deadlines {
     /// A register whose sweep is frequent enough for `shortest`, the shortest timeout in use.
     pub fn new(shortest: Duration) -> Deadlines {
         Deadlines {
-            start: Instant::now(),
+            slack_ms: crate::clock::resolution_ms(),
             tick: (shortest / 10).clamp(TICK_MIN, TICK_MAX),
             draining: AtomicBool::new(false),
             slots: Mutex::new(Slab::new()),
@@ -97,7 +98,7 @@ impl Deadlines {
 
     /// The deadline `timeout` from now, for `arm`.
     pub fn after(&self, timeout: Duration) -> u64 {
-        millis(self.start.elapsed() + timeout)
+        crate::clock::monotonic_ms() + millis(timeout) + self.slack_ms
     }
 
     /// Starts a wait of kind `wait` that ends at `deadline` (from `after`), forgetting whether
@@ -132,7 +133,7 @@ impl Deadlines {
 
     /// Ends every wait whose deadline has passed.
     pub fn sweep(&self) {
-        let now = millis(self.start.elapsed());
+        let now = crate::clock::monotonic_ms();
         for (_, slot) in self.lock().iter_mut() {
             if slot.wait != Wait::None && slot.deadline <= now {
                 let how = if slot.wait == Wait::Write {
@@ -196,8 +197,8 @@ mod tests {
         let deadlines = Deadlines::new(Duration::from_secs(1));
         let (_client, server) = pair();
         let key = deadlines.register(server.as_raw_fd());
-        assert!(deadlines.arm(key, Wait::Read, deadlines.after(Duration::ZERO)));
-        std::thread::sleep(Duration::from_millis(2));
+        // A deadline already in the past.
+        assert!(deadlines.arm(key, Wait::Read, 0));
         deadlines.sweep();
         assert!(deadlines.expired(key));
         assert!(read_side_shut(&server));

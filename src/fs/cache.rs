@@ -1,5 +1,6 @@
-//! The per-worker response cache: small files (and 404 pages) kept in memory with their header
-//! block already encoded, so that serving one again costs no system call but the socket write.
+//! The per-worker response cache: small files (and 404 pages) kept in memory with their head
+//! already encoded (all but Date and Connection), so that serving one again costs no system
+//! call but the socket write, and no formatting but those two fields.
 //!
 //! - Key: the request target as sent, plus the client's ranking of content codings (two
 //!   clients that rank them alike get the same representation). Requests with conditional or
@@ -14,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::fs::etag::Version;
 use crate::http::{Body, Method, Request, Response, Status};
@@ -44,11 +45,11 @@ const UNCACHEABLE_FIELDS: [&str; 6] = [
 #[derive(Debug)]
 pub struct Entry {
     status: Status,
-    /// Every header line but Date, Server, Content-Length and Connection, encoded.
-    head_block: Arc<[u8]>,
+    /// The status line and every field but Date and Connection, encoded.
+    head_prefix: Arc<[u8]>,
     body: CachedBody,
     version: Option<Version>,
-    /// When the entry was last known fresh, in milliseconds since the cache's epoch.
+    /// When the entry was last known fresh, on `clock::monotonic_ms`.
     checked_ms: AtomicU64,
 }
 
@@ -69,7 +70,7 @@ impl Entry {
             },
         };
         let mut response = Response::new(self.status, body);
-        response.head_block = Some(self.head_block.clone());
+        response.head_prefix = Some(self.head_prefix.clone());
         response.version = self.version;
         response
     }
@@ -86,7 +87,7 @@ impl Entry {
             CachedBody::Static(_) => 0,
             CachedBody::Shared(_) => self.body_len(),
         };
-        body + self.head_block.len() + 64
+        body + self.head_prefix.len() + 64
     }
 
     /// The pipeline's fresh answer is the same representation as this entry.
@@ -114,7 +115,6 @@ struct Entries {
 pub struct ResponseCache {
     entries: Mutex<Entries>,
     max_bytes: usize,
-    epoch: Instant,
 }
 
 /// What a lookup found.
@@ -130,7 +130,6 @@ impl ResponseCache {
         ResponseCache {
             entries: Mutex::new(Entries::default()),
             max_bytes,
-            epoch: Instant::now(),
         }
     }
 
@@ -146,7 +145,7 @@ impl ResponseCache {
     }
 
     fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        crate::clock::monotonic_ms()
     }
 
     pub fn lookup(&self, target: &[u8], variant: u16) -> Lookup {
@@ -218,14 +217,14 @@ impl ResponseCache {
             }
             _ => return None,
         };
-        let mut head_block = Vec::with_capacity(256);
-        crate::http::encode::write_fields(&mut head_block, &response.headers);
-        if let Some(block) = &response.head_block {
-            head_block.extend_from_slice(block);
-        }
+        let head_prefix = response.head_prefix.clone().unwrap_or_else(|| {
+            let mut prefix = Vec::with_capacity(256);
+            crate::http::encode::write_head_prefix(&mut prefix, response);
+            prefix.into()
+        });
         Some(Entry {
             status: response.status,
-            head_block: head_block.into(),
+            head_prefix,
             body,
             version: response.version,
             checked_ms: AtomicU64::new(self.now_ms()),

@@ -2,7 +2,7 @@
 //! worker instead of once per request.
 
 use std::cell::RefCell;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 struct Cached {
     /// Unix second the text was formatted for.
@@ -18,13 +18,12 @@ thread_local! {
 
 /// Calls `f` with the current IMF-fixdate.
 pub fn with_now<R>(f: impl FnOnce(&str) -> R) -> R {
-    let now = SystemTime::now();
-    let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let second = crate::clock::unix_seconds();
     CACHE.with(|cell| {
         let mut cached = cell.borrow_mut();
         if cached.second != second {
             cached.second = second;
-            cached.text = httpdate::fmt_http_date(now);
+            cached.text = httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(second));
         }
         f(&cached.text)
     })

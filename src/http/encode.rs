@@ -18,32 +18,40 @@ pub enum Persistence {
     Close,
 }
 
-/// Appends the head of `response` to `out`.
+/// Appends the head of `response` to `out`. A response from the cache carries everything but
+/// Date and Connection already encoded (`head_prefix`); only those two are written per request.
+/// Field order carries no meaning (RFC 9110 §5.3), so they go last.
 pub fn write_head(out: &mut Vec<u8>, response: &Response, persistence: Persistence) {
-    let status = response.status;
-    // Writing to a Vec cannot fail.
-    let _ = write!(out, "HTTP/1.1 {} {}\r\n", status.code(), status.reason());
+    match &response.head_prefix {
+        Some(prefix) => out.extend_from_slice(prefix),
+        None => write_head_prefix(out, response),
+    }
     date::with_now(|now| {
         out.extend_from_slice(b"Date: ");
         out.extend_from_slice(now.as_bytes());
         out.extend_from_slice(b"\r\n");
     });
-    out.extend_from_slice(b"Server: ");
-    out.extend_from_slice(SERVER.as_bytes());
-    out.extend_from_slice(b"\r\n");
-    write_fields(out, &response.headers);
-    if let Some(block) = &response.head_block {
-        out.extend_from_slice(block);
-    }
-    if status.allows_body() {
-        let _ = write!(out, "Content-Length: {}\r\n", response.body.len());
-    }
     match persistence {
         Persistence::KeepAlive => {}
         Persistence::KeepAlive10 => out.extend_from_slice(b"Connection: keep-alive\r\n"),
         Persistence::Close => out.extend_from_slice(b"Connection: close\r\n"),
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the status line and every field that does not change from one request to the next:
+/// all but Date and Connection.
+pub fn write_head_prefix(out: &mut Vec<u8>, response: &Response) {
+    let status = response.status;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "HTTP/1.1 {} {}\r\n", status.code(), status.reason());
+    out.extend_from_slice(b"Server: ");
+    out.extend_from_slice(SERVER.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    write_fields(out, &response.headers);
+    if status.allows_body() {
+        let _ = write!(out, "Content-Length: {}\r\n", response.body.len());
+    }
 }
 
 /// Appends `Name: value\r\n` for each field.
@@ -71,9 +79,9 @@ mod tests {
         let mut out = Vec::new();
         write_head(&mut out, &response, Persistence::Close);
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("HTTP/1.1 200 OK\r\nDate: "));
-        assert!(text.contains("\r\nServer: forkhttpd/"));
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\nServer: forkhttpd/"));
         assert!(text.contains("\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"));
+        assert!(text.contains("\r\nDate: "));
         assert!(text.ends_with("Connection: close\r\n\r\n"));
     }
 

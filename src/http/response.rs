@@ -19,9 +19,10 @@ pub struct Response {
     /// The server wants the connection closed after this response (e.g. after a framing error),
     /// whatever the client asked for.
     pub close: bool,
-    /// Header lines already encoded (`Name: value\r\n` each), written after `headers`: the
-    /// response cache keeps them built once.
-    pub head_block: Option<Arc<[u8]>>,
+    /// The head already encoded but for Date and Connection (see
+    /// `encode::write_head_prefix`), written instead of `status` and `headers`, which it must
+    /// agree with: the response cache builds it once per entry.
+    pub head_prefix: Option<Arc<[u8]>>,
     /// The version of the file the body comes from, for the response cache to revalidate.
     pub version: Option<crate::fs::etag::Version>,
 }
@@ -93,7 +94,7 @@ impl Response {
             headers: Vec::new(),
             body,
             close: false,
-            head_block: None,
+            head_prefix: None,
             version: None,
         }
     }
