@@ -66,16 +66,21 @@ pub fn parse(header: Option<&str>) -> Accepted {
                 }
             }
         }
-        let coding = match name.to_ascii_lowercase().as_str() {
-            "br" => Some(Coding::Br),
-            "zstd" => Some(Coding::Zstd),
-            "gzip" | "x-gzip" => Some(Coding::Gzip),
-            "identity" => Some(Coding::Identity),
-            "*" => {
+        // Compared in place: lowercasing a copy would allocate per coding, per request.
+        let is = |token: &str| name.eq_ignore_ascii_case(token);
+        let coding = if is("br") {
+            Some(Coding::Br)
+        } else if is("zstd") {
+            Some(Coding::Zstd)
+        } else if is("gzip") || is("x-gzip") {
+            Some(Coding::Gzip)
+        } else if is("identity") {
+            Some(Coding::Identity)
+        } else {
+            if name == "*" {
                 star = Some(q);
-                None
             }
-            _ => None,
+            None
         };
         if let Some(coding) = coding {
             explicit[coding.index()] = Some(q);
@@ -105,7 +110,12 @@ fn parse_q(text: &str) -> Option<u16> {
     if fraction.len() > 3 || !fraction.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let thousandths: u16 = format!("{fraction:0<3}").parse().ok()?;
+    // "0.5" is 500 thousandths: the digits, then zeros to three places.
+    let thousandths = fraction
+        .bytes()
+        .chain(std::iter::repeat(b'0'))
+        .take(3)
+        .fold(0u16, |acc, digit| acc * 10 + u16::from(digit - b'0'));
     match whole {
         "0" => Some(thousandths),
         "1" if thousandths == 0 => Some(1000),
