@@ -68,3 +68,23 @@ fn new_connections_are_refused_once_stopped() {
     assert_eq!(server.wait_exit().code(), Some(0));
     assert!(std::net::TcpStream::connect(addr).is_err());
 }
+
+#[test]
+fn a_request_body_in_progress_is_read_to_its_end_during_a_stop() {
+    let site = Site::new();
+    let mut server = Server::start(&["-w", "1", &site.root_arg()]);
+    let mut client = Client::connect(server.addr());
+    assert_eq!(client.get("/hello.txt").status, 200);
+    client.send(b"POST /hello.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello");
+    // Lets the worker start reading the body before the stop (the outcome is the same if not).
+    std::thread::sleep(std::time::Duration::from_millis(200));
+
+    server.signal(SIGTERM);
+    server.wait_for("draining");
+    // A connection in the middle of a request is not idle: the drain waits for its body.
+    client.send(b"world");
+    let response = client.response();
+    assert_eq!(response.status, 405);
+    assert_eq!(response.header("connection"), Some("close"));
+    assert_eq!(server.wait_exit().code(), Some(0));
+}

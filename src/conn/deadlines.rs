@@ -1,41 +1,34 @@
 //! The worker's register of connections and their deadlines, swept by one task in place of a
 //! timer per connection.
 //!
-//! Every connection holds a slot from accept to close: its socket, the deadline of the wait it
-//! is in, and what it waits for. A sweep runs every tick. A connection whose deadline has passed
-//! is marked expired and its socket shut down, which ends its wait from the inside:
-//! - waiting for request bytes, the read side is shut down; the read returns end of stream, the
-//!   connection sees its slot expired and can still answer 408;
-//! - waiting for the client to read, both sides are shut down and the write fails.
-//!
-//! Draining shuts down the read side of every connection idle between requests the same way: the
-//! wait ends with end of stream and the connection closes with nothing in flight.
+//! Every connection holds a slot from accept to close. When it is about to sleep on its socket
+//! (for request bytes, or for the client to read), it arms its slot with the deadline of that
+//! wait and its task's waker. A sweep runs every tick: a slot whose deadline has passed is marked
+//! expired and its task woken; the wait sees the mark and ends (408, or a silent close, or a
+//! dropped download). Draining marks and wakes every connection idle between requests the same
+//! way. A wait whose socket is ready on the first look never touches the register.
 //!
 //! Why not tokio's timers: a `Sleep` in every connection's future made each one about 150 bytes
 //! larger (paid by every idle connection) and cost a timer-wheel insert and removal per request.
-//! A slot is 16 bytes and arming it is one uncontended lock. The price is precision: a deadline
+//! A slot is 32 bytes and arming it is one uncontended lock. The price is precision: a deadline
 //! fires up to one tick (a tenth of the shortest timeout, at most a second) plus the coarse
 //! clock's resolution after its time, never before.
-//!
-//! A slot is removed before its socket is closed, and the sweep runs on the same thread as the
-//! connections, so a descriptor in the register is always still its connection's.
 
-use std::os::fd::RawFd;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Waker;
 use std::time::Duration;
 
-use nix::sys::socket::{Shutdown, shutdown};
 use slab::Slab;
 
 /// Longest and shortest sweep interval.
 const TICK_MAX: Duration = Duration::from_secs(1);
 const TICK_MIN: Duration = Duration::from_millis(10);
 
-/// What a connection is waiting for, and so how its deadline ends the wait.
+/// What a connection is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wait {
-    /// Nothing with a deadline: the connection is working, not waiting.
+    /// Nothing with a deadline.
     None,
     /// Bytes of a request, or of a lingering close.
     Read,
@@ -47,11 +40,12 @@ pub enum Wait {
 
 #[derive(Debug)]
 struct Slot {
-    fd: RawFd,
-    wait: Wait,
-    expired: bool,
+    /// The connection's task; kept between waits, since it never changes.
+    waker: Option<Waker>,
     /// On `clock::monotonic_ms`.
     deadline: u64,
+    wait: Wait,
+    expired: bool,
 }
 
 #[derive(Debug)]
@@ -67,8 +61,8 @@ impl Deadlines {
     /// A register whose sweep is frequent enough for `shortest`, the shortest timeout in use.
     pub fn new(shortest: Duration) -> Deadlines {
         Deadlines {
-            slack_ms: crate::clock::resolution_ms(),
             tick: (shortest / 10).clamp(TICK_MIN, TICK_MAX),
+            slack_ms: crate::clock::resolution_ms(),
             draining: AtomicBool::new(false),
             slots: Mutex::new(Slab::new()),
         }
@@ -79,48 +73,49 @@ impl Deadlines {
         self.tick
     }
 
-    /// Gives a new connection's socket a slot, with no deadline yet.
-    pub fn register(&self, fd: RawFd) -> u32 {
+    /// Gives a new connection a slot, with no deadline yet.
+    pub fn register(&self) -> u32 {
         let key = self.lock().insert(Slot {
-            fd,
+            waker: None,
+            deadline: 0,
             wait: Wait::None,
             expired: false,
-            deadline: 0,
         });
         // Bounded by the worker's connection limit, far below u32::MAX.
         key as u32
     }
 
-    /// Frees a slot; must come before its socket is closed.
     pub fn unregister(&self, key: u32) {
         self.lock().try_remove(key as usize);
     }
 
     /// The deadline `timeout` from now, for `arm`.
     pub fn after(&self, timeout: Duration) -> u64 {
-        crate::clock::monotonic_ms() + millis(timeout) + self.slack_ms
+        let millis = timeout.as_nanos().div_ceil(1_000_000) as u64;
+        crate::clock::monotonic_ms() + millis + self.slack_ms
     }
 
-    /// Starts a wait of kind `wait` that ends at `deadline` (from `after`), forgetting whether
-    /// an earlier one expired. `false` if an idle wait is refused because the worker is draining.
-    pub fn arm(&self, key: u32, wait: Wait, deadline: u64) -> bool {
+    /// Starts a wait of kind `wait` that ends at `deadline` (from `after`) by waking `waker`,
+    /// forgetting whether an earlier one expired. `false` if an idle wait is refused because
+    /// the worker is draining.
+    pub fn arm(&self, key: u32, wait: Wait, deadline: u64, waker: &Waker) -> bool {
         let mut slots = self.lock();
         // Checked under the lock: `drain` cannot slip between the check and the arming.
         if wait == Wait::Idle && self.is_draining() {
             return false;
         }
         if let Some(slot) = slots.get_mut(key as usize) {
-            *slot = Slot {
-                fd: slot.fd,
-                wait,
-                expired: false,
-                deadline,
-            };
+            if !slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                slot.waker = Some(waker.clone());
+            }
+            slot.deadline = deadline;
+            slot.wait = wait;
+            slot.expired = false;
         }
         true
     }
 
-    /// Whether the slot's last wait ended because its deadline passed.
+    /// Whether the slot's wait has been ended by its deadline or by a drain.
     pub fn expired(&self, key: u32) -> bool {
         self.lock()
             .get(key as usize)
@@ -136,27 +131,18 @@ impl Deadlines {
         let now = crate::clock::monotonic_ms();
         for (_, slot) in self.lock().iter_mut() {
             if slot.wait != Wait::None && slot.deadline <= now {
-                let how = if slot.wait == Wait::Write {
-                    Shutdown::Both
-                } else {
-                    Shutdown::Read
-                };
-                let _ = shutdown(slot.fd, how);
-                slot.wait = Wait::None;
-                slot.expired = true;
+                slot.end();
             }
         }
     }
 
-    /// Marks the worker as draining and ends every idle wait with end of stream.
+    /// Marks the worker as draining and ends every idle wait.
     pub fn drain(&self) {
         let mut slots = self.lock();
         self.draining.store(true, Ordering::Relaxed);
         for (_, slot) in slots.iter_mut() {
             if slot.wait == Wait::Idle {
-                // Only the read side: nothing is in flight, and the connection closes itself.
-                let _ = shutdown(slot.fd, Shutdown::Read);
-                slot.wait = Wait::None;
+                slot.end();
             }
         }
     }
@@ -168,73 +154,94 @@ impl Deadlines {
     }
 }
 
-/// Rounded up, so a deadline is never reached early.
-fn millis(duration: Duration) -> u64 {
-    duration.as_nanos().div_ceil(1_000_000) as u64
+impl Slot {
+    fn end(&mut self) {
+        self.wait = Wait::None;
+        self.expired = true;
+        if let Some(waker) = &self.waker {
+            // On this worker's own thread: this only queues the task.
+            waker.wake_by_ref();
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{TcpListener, TcpStream};
-    use std::os::fd::AsRawFd;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
 
-    fn pair() -> (TcpStream, TcpStream) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let (server, _) = listener.accept().unwrap();
-        (client, server)
+    #[derive(Default)]
+    struct Wakes(AtomicUsize);
+
+    impl Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    fn read_side_shut(socket: &TcpStream) -> bool {
-        socket.set_nonblocking(true).unwrap();
-        // End of stream at once, with the client having sent nothing: our read side is shut.
-        matches!(std::io::Read::read(&mut &*socket, &mut [0; 1]), Ok(0))
+    fn waker() -> (Arc<Wakes>, Waker) {
+        let wakes = Arc::new(Wakes::default());
+        (wakes.clone(), Waker::from(wakes))
     }
 
     #[test]
-    fn a_passed_deadline_shuts_the_read_side_and_marks_the_slot() {
+    fn a_passed_deadline_wakes_and_marks_the_slot_once() {
         let deadlines = Deadlines::new(Duration::from_secs(1));
-        let (_client, server) = pair();
-        let key = deadlines.register(server.as_raw_fd());
+        let (wakes, waker) = waker();
+        let key = deadlines.register();
         // A deadline already in the past.
-        assert!(deadlines.arm(key, Wait::Read, 0));
+        assert!(deadlines.arm(key, Wait::Read, 0, &waker));
+        deadlines.sweep();
         deadlines.sweep();
         assert!(deadlines.expired(key));
-        assert!(read_side_shut(&server));
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 1);
         deadlines.unregister(key);
     }
 
     #[test]
     fn a_future_deadline_is_left_alone_and_rearming_clears_expiry() {
         let deadlines = Deadlines::new(Duration::from_secs(1));
-        let (_client, server) = pair();
-        let key = deadlines.register(server.as_raw_fd());
-        deadlines.arm(key, Wait::Read, deadlines.after(Duration::from_secs(3600)));
+        let (wakes, waker) = waker();
+        let key = deadlines.register();
+        let far = deadlines.after(Duration::from_secs(3600));
+        deadlines.arm(key, Wait::Write, far, &waker);
         deadlines.sweep();
         assert!(!deadlines.expired(key));
-        assert!(!read_side_shut(&server));
-        deadlines.arm(key, Wait::Read, 0);
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 0);
+        deadlines.arm(key, Wait::Read, 0, &waker);
         deadlines.sweep();
         assert!(deadlines.expired(key));
-        deadlines.arm(key, Wait::None, 0);
+        deadlines.arm(key, Wait::Read, far, &waker);
         assert!(!deadlines.expired(key));
     }
 
     #[test]
     fn drain_ends_idle_waits_only_and_refuses_new_ones() {
         let deadlines = Deadlines::new(Duration::from_secs(1));
-        let (_a, idle) = pair();
-        let (_b, busy) = pair();
         let far = deadlines.after(Duration::from_secs(3600));
-        let idle_key = deadlines.register(idle.as_raw_fd());
-        let busy_key = deadlines.register(busy.as_raw_fd());
-        deadlines.arm(idle_key, Wait::Idle, far);
-        deadlines.arm(busy_key, Wait::Read, far);
+        let (idle_wakes, idle_waker) = waker();
+        let (busy_wakes, busy_waker) = waker();
+        let idle = deadlines.register();
+        let busy = deadlines.register();
+        deadlines.arm(idle, Wait::Idle, far, &idle_waker);
+        deadlines.arm(busy, Wait::Read, far, &busy_waker);
         deadlines.drain();
-        assert!(read_side_shut(&idle));
-        assert!(!read_side_shut(&busy));
-        assert!(!deadlines.expired(idle_key), "a drain is not a timeout");
-        assert!(!deadlines.arm(busy_key, Wait::Idle, far));
+        assert!(deadlines.expired(idle));
+        assert_eq!(idle_wakes.0.load(Ordering::Relaxed), 1);
+        assert!(!deadlines.expired(busy));
+        assert_eq!(busy_wakes.0.load(Ordering::Relaxed), 0);
+        assert!(!deadlines.arm(busy, Wait::Idle, far, &busy_waker));
+    }
+
+    #[test]
+    fn ticks_follow_the_shortest_timeout_within_bounds() {
+        assert_eq!(Deadlines::new(Duration::from_secs(10)).tick(), TICK_MAX);
+        assert_eq!(
+            Deadlines::new(Duration::from_millis(500)).tick(),
+            Duration::from_millis(50)
+        );
+        assert_eq!(Deadlines::new(Duration::ZERO).tick(), TICK_MIN);
     }
 }

@@ -8,7 +8,7 @@ use std::os::unix::fs::FileExt;
 use std::task::{Context, Poll, ready};
 
 use bytes::BufMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, Interest};
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 use crate::conn::Shared;
@@ -62,6 +62,42 @@ pub fn try_read(
     Ok(read)
 }
 
+/// How a wait for the socket to become readable ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadWait {
+    Readable,
+    /// The deadline passed, or the worker drains an idle connection.
+    Expired,
+    /// An idle wait refused: the worker is draining.
+    Refused,
+}
+
+/// Waits until `stream` is readable, or `deadline` (from the worker's register) passes. The
+/// register is armed only if the socket is not ready on the first look.
+pub fn readable<'a>(
+    stream: &'a TcpStream,
+    deadlines: &'a Deadlines,
+    slot: u32,
+    wait: Wait,
+    deadline: u64,
+) -> impl Future<Output = io::Result<ReadWait>> + 'a {
+    let mut armed = false;
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
+            return Poll::Ready(ready.map(|()| ReadWait::Readable));
+        }
+        if !armed {
+            armed = true;
+            if !deadlines.arm(slot, wait, deadline, cx.waker()) {
+                return Poll::Ready(Ok(ReadWait::Refused));
+            }
+        } else if deadlines.expired(slot) {
+            return Poll::Ready(Ok(ReadWait::Expired));
+        }
+        Poll::Pending
+    })
+}
+
 /// A connection's socket for writing, with the register that bounds how long a write may wait
 /// for the client to read.
 #[derive(Clone, Copy)]
@@ -73,40 +109,51 @@ pub struct Writer<'a> {
 
 impl<'a> Writer<'a> {
     /// Runs `attempt` until it does not fail with WouldBlock, waiting for the socket to become
-    /// writable in between. Each wait gets the whole send timeout: like nginx's `send_timeout`,
-    /// it bounds the time between two successful writes, not the whole response. An expired
-    /// wait shuts the socket down, and the next attempt fails.
+    /// writable in between; `armed` says whether this wait has its deadline yet. Each wait gets
+    /// the whole send timeout: like nginx's `send_timeout`, it bounds the time between two
+    /// successful writes, not the whole response.
     fn poll_attempt<T>(
         &self,
         cx: &mut Context<'_>,
+        armed: &mut bool,
         mut attempt: impl FnMut() -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
+        let deadlines = &self.shared.deadlines;
         loop {
             match attempt() {
                 Err(error) if error.kind() == ErrorKind::WouldBlock => {
-                    let deadlines = &self.shared.deadlines;
-                    let deadline = deadlines.after(self.shared.limits.send_timeout);
-                    deadlines.arm(self.slot, Wait::Write, deadline);
+                    if !*armed {
+                        *armed = true;
+                        let deadline = deadlines.after(self.shared.limits.send_timeout);
+                        deadlines.arm(self.slot, Wait::Write, deadline, cx.waker());
+                    } else if deadlines.expired(self.slot) {
+                        return Poll::Ready(Err(ErrorKind::TimedOut.into()));
+                    }
                     // The WouldBlock cleared the socket's readiness, so this does not spin.
                     ready!(self.stream.poll_write_ready(cx))?;
                 }
-                result => return Poll::Ready(result),
+                result => {
+                    *armed = false;
+                    return Poll::Ready(result);
+                }
             }
         }
     }
 
     /// `poll_attempt` as a future.
     async fn when_writable<T>(&self, mut attempt: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-        std::future::poll_fn(|cx| self.poll_attempt(cx, &mut attempt)).await
+        let mut armed = false;
+        std::future::poll_fn(|cx| self.poll_attempt(cx, &mut armed, &mut attempt)).await
     }
 
     /// Writes and clears `output`. A `poll_fn`, not an `async fn`: this future is part of every
     /// connection's, and this way it holds only what it needs.
     pub fn write_all(self, output: &'a mut Vec<u8>) -> impl Future<Output = io::Result<()>> + 'a {
-        let mut written = 0;
+        let (mut written, mut armed) = (0, false);
         std::future::poll_fn(move |cx| {
             while written < output.len() {
-                match ready!(self.poll_attempt(cx, || self.stream.try_write(&output[written..])))? {
+                let attempt = || self.stream.try_write(&output[written..]);
+                match ready!(self.poll_attempt(cx, &mut armed, attempt))? {
                     0 => return Poll::Ready(Err(ErrorKind::WriteZero.into())),
                     sent => written += sent,
                 }
@@ -265,15 +312,20 @@ pub async fn linger(stream: &mut TcpStream, deadlines: &Deadlines, slot: u32) {
     if stream.shutdown().await.is_err() {
         return;
     }
-    // The deadline shuts the read side down, which ends the loop with end of stream.
-    deadlines.arm(slot, Wait::Read, deadlines.after(LINGER_TIMEOUT));
+    let deadline = deadlines.after(LINGER_TIMEOUT);
     // On the heap, and only here: an array would be part of every connection's future.
     let mut scratch = vec![0u8; 4096];
     let mut dropped = 0;
     while dropped < LINGER_MAX_BYTES {
-        match stream.read(&mut scratch).await {
-            Ok(n) if n > 0 => dropped += n,
-            _ => break,
+        match readable(stream, deadlines, slot, Wait::Read, deadline).await {
+            Ok(ReadWait::Readable) => {}
+            _ => return,
+        }
+        match stream.try_read(&mut scratch) {
+            Ok(0) => return,
+            Ok(read) => dropped += read,
+            Err(error) if error.kind() == ErrorKind::WouldBlock => {}
+            Err(_) => return,
         }
     }
 }

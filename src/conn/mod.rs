@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use std::future::Future;
-use std::os::fd::AsRawFd;
 use std::pin::Pin;
 
 use tokio::net::TcpStream;
@@ -134,7 +133,7 @@ pub fn serve(
     shared: Arc<Shared>,
     permit: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> + Send {
-    let slot = shared.deadlines.register(stream.as_raw_fd());
+    let slot = shared.deadlines.register();
     let mut conn = Connection {
         stream,
         shared,
@@ -178,7 +177,6 @@ struct Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
-        // Before the socket closes: its descriptor number may be reused at once.
         self.shared.deadlines.unregister(self.slot);
     }
 }
@@ -232,13 +230,15 @@ impl Connection {
             // A new connection's first request is awaited like a head in progress: nginx's
             // client_header_timeout, not the keep-alive one.
             let limits = &self.shared.limits;
-            let deadline = if !self.input.is_empty() || self.served == 0 {
-                *head_deadline
-                    .get_or_insert_with(|| self.shared.deadlines.after(limits.header_timeout))
+            let (wait, deadline) = if !self.input.is_empty() || self.served == 0 {
+                let deadline = head_deadline
+                    .get_or_insert_with(|| self.shared.deadlines.after(limits.header_timeout));
+                (Wait::Read, *deadline)
             } else {
-                self.shared.deadlines.after(limits.keepalive_timeout)
+                let deadline = self.shared.deadlines.after(limits.keepalive_timeout);
+                (Wait::Idle, deadline)
             };
-            match self.wait_for_bytes(deadline).await? {
+            match self.wait_for_bytes(wait, deadline).await? {
                 Arrival::Data => {}
                 Arrival::Eof | Arrival::Drain => return Ok(End::Quiet),
                 Arrival::Timeout if self.input.is_empty() => return Ok(End::Quiet),
@@ -368,9 +368,10 @@ impl Connection {
                 .shared
                 .deadlines
                 .after(self.shared.limits.header_timeout);
-            match self.wait_for_bytes(deadline).await? {
-                Arrival::Data | Arrival::Drain => {}
-                Arrival::Eof => {
+            match self.wait_for_bytes(Wait::Read, deadline).await? {
+                Arrival::Data => {}
+                // A body in progress is not idle: a drain does not end this wait.
+                Arrival::Eof | Arrival::Drain => {
                     return Err(Failure::Gone(std::io::ErrorKind::UnexpectedEof.into()));
                 }
                 Arrival::Timeout => return Err(Failure::Reply(Status::REQUEST_TIMEOUT)),
@@ -379,36 +380,32 @@ impl Connection {
     }
 
     /// Waits for more bytes from the client, until `deadline`. An idle keep-alive connection
-    /// also gives up its wait when the worker starts draining. A connection that has not sent
-    /// its first request yet does not: it was accepted by this worker, and closing it unanswered
-    /// during a reload would fail a client that did nothing wrong.
+    /// (`Wait::Idle`) also gives up its wait when the worker starts draining. A connection that
+    /// is reading a request, or has not sent its first one yet, does not: it was accepted by
+    /// this worker, and closing it unanswered during a reload would fail a client that did
+    /// nothing wrong.
     ///
     /// The wait holds no read state and no timer, so an idle connection's future is small; its
     /// buffers go back to the pool while it waits.
-    async fn wait_for_bytes(&mut self, deadline: u64) -> Result<Arrival, Failure> {
-        let wait = if self.input.is_empty() && self.served > 0 {
-            Wait::Idle
-        } else {
-            Wait::Read
-        };
+    async fn wait_for_bytes(&mut self, wait: Wait, deadline: u64) -> Result<Arrival, Failure> {
         self.shared.buffers.give(std::mem::take(&mut self.output));
         if self.input.is_empty() {
             self.shared.buffers.give(std::mem::take(&mut self.input));
         }
-        if !self.shared.deadlines.arm(self.slot, wait, deadline) {
-            return Ok(Arrival::Drain);
-        }
         let read_limit = self.shared.limits.head.max_head_bytes + io::READ_CHUNK;
         loop {
-            std::future::poll_fn(|cx| self.stream.poll_read_ready(cx)).await?;
+            let deadlines = &self.shared.deadlines;
+            match io::readable(&self.stream, deadlines, self.slot, wait, deadline).await? {
+                io::ReadWait::Readable => {}
+                io::ReadWait::Expired => return Ok(Arrival::Timeout),
+                io::ReadWait::Refused => return Ok(Arrival::Drain),
+            }
             match io::try_read(
                 &self.stream,
                 &mut self.input,
                 read_limit,
                 &self.shared.buffers,
             ) {
-                // End of stream is also how the sweeper ends a wait that ran out of time.
-                Ok(0) if self.shared.deadlines.expired(self.slot) => return Ok(Arrival::Timeout),
                 Ok(0) => return Ok(Arrival::Eof),
                 Ok(_) => return Ok(Arrival::Data),
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
@@ -516,7 +513,7 @@ mod tests {
                 .unwrap();
             let future = super::serve(stream, shared, permit);
             // Every idle connection pays for this whole future (tokio rounds the task to 128
-            // bytes): keep the rare, large states boxed. 232 bytes today.
+            // bytes): keep the rare, large states boxed. 248 bytes today.
             let size = std::mem::size_of_val(&future);
             assert!(size <= 256, "a connection's future grew to {size} bytes");
         });
