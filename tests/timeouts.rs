@@ -44,6 +44,26 @@ fn head_deadline_counts_the_whole_head_not_each_byte() {
 }
 
 #[test]
+fn a_408_is_followed_by_a_lingering_close_not_a_reset() {
+    let site = Site::new();
+    let server = Server::start(&["--header-timeout", "0.5", &site.root_arg()]);
+    let mut slow = Client::connect(server.addr());
+    slow.send(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n");
+    assert_eq!(slow.response().status, 408);
+    assert!(slow.is_closed(), "the server half-closes after the 408");
+    // A client that was still sending when the 408 left (RFC 9112 §9.6). The server reads and
+    // drops its bytes for a while; a server that had closed outright answers them with a
+    // reset, and the client's next write fails.
+    slow.stream.write_all_checked(&[b'a'; 1024]).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let again = slow.stream.write_all_checked(&[b'a'; 1024]);
+    assert!(
+        again.is_ok(),
+        "the server reset the connection instead of lingering: {again:?}"
+    );
+}
+
+#[test]
 fn idle_keep_alive_connection_is_closed() {
     let site = Site::new();
     let server = Server::start(&["--keepalive-timeout", "0.3", &site.root_arg()]);
