@@ -9,6 +9,7 @@ the bottleneck; "ratio" is that figure divided by nginx's in the same round, the
 """
 
 import argparse
+import math
 import os
 import re
 import resource
@@ -193,12 +194,15 @@ def run_wrk(args, server, workload, duration):
         return value * scale
 
     p50, p99 = latency(50), latency(99)
-    if p99 < p50:
+    if p50 == 0:
+        # The whole histogram reads 0 (seen on pipelined runs): no median to show.
+        p50 = float("nan")
+    if p99 == 0 or p99 < p50:
         # wrk's histogram breaks down on some pipelined runs (later percentiles read 0); its
         # maximum is then the only honest bound.
         maximum = re.search(r"Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s)", output)
-        p99 = float(maximum.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[maximum.group(2)] if maximum else float("nan")
-        p99 = -p99  # marked as a bound in the table
+        bound = float(maximum.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[maximum.group(2)] if maximum else 0
+        p99 = -bound if bound > 0 else float("nan")  # negative: marked as a bound in the table
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     megabytes = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", output)
     scale = {"B": 1e-6, "KB": 1e-3, "MB": 1, "GB": 1e3}[megabytes.group(2)] * 1.048576 if megabytes else 0
@@ -326,7 +330,14 @@ def main():
 def p99_text(runs):
     """The median p99; a negative value is a bound from wrk's maximum (see run_wrk)."""
     value = median([r["p99"] for r in runs])
+    if math.isnan(value):
+        return "n/a"
     return f"≤ {-value:.2f} (max)" if value < 0 else f"{value:.2f}"
+
+
+def p50_text(runs):
+    value = median([r["p50"] for r in runs])
+    return "n/a" if math.isnan(value) else f"{value:.2f}"
 
 
 def report(workers, servers, workloads, results, idle, args):
@@ -349,7 +360,7 @@ def report(workers, servers, workloads, results, idle, args):
             errors = sum(r["non2xx"] for r in runs)
             note = f", {errors} non-2xx" if errors and "404" not in name else ""
             print(f"| {name} | {server} | {median([r['rate'] for r in runs]):,.0f} {unit}{note} | "
-                  f"{median([r['p50'] for r in runs]):.2f} | {p99_text(runs)} | "
+                  f"{p50_text(runs)} | {p99_text(runs)} | "
                   f"{median([r['per_cpu'] for r in runs]):,.0f} | {wrk:.0f}%{mark} | {ratio} |")
     if idle:
         print(f"\n| server | RSS at rest | RSS with {args.idle:,} idle keep-alive connections | per connection |")
