@@ -12,7 +12,7 @@ use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::TcpStream;
 
 use crate::conn::Shared;
-use crate::conn::buffers::BufferPool;
+use crate::conn::buffers;
 use crate::conn::deadlines::{Deadlines, Wait};
 use crate::http::response::{Body, Segment, Source};
 use crate::limits::{INLINE_FILE_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT, OUTPUT_FLUSH_BYTES};
@@ -28,21 +28,16 @@ const COPY_MAX: usize = 16 * 1024;
 const SENDFILE_CHUNK: u64 = 1 << 30;
 
 /// Reads what the socket has into `input` without waiting, never letting it grow past `limit`
-/// bytes; an empty buffer is borrowed from `pool` first. Returns the bytes read (0: end of
+/// bytes; an empty buffer is borrowed from the worker's pool first. Returns the bytes read (0: end of
 /// stream), or WouldBlock if the readiness was stale.
-pub fn try_read(
-    stream: &TcpStream,
-    input: &mut Vec<u8>,
-    limit: usize,
-    pool: &BufferPool,
-) -> io::Result<usize> {
+pub fn try_read(stream: &TcpStream, input: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
     let room = limit.saturating_sub(input.len()).min(READ_CHUNK);
     if room == 0 {
         // The parser rejects a head before the buffer is this full; reaching here is a bug.
         return Err(io::Error::other("input buffer full"));
     }
     if input.capacity() == 0 {
-        *input = pool.take();
+        *input = buffers::take();
     }
     if input.capacity() == input.len() {
         // A head larger than the buffer: double it.

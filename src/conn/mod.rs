@@ -49,8 +49,6 @@ pub struct ConnLimits {
 pub struct Shared {
     pub site: Site,
     pub limits: ConnLimits,
-    /// Read and write buffers, lent to connections while they are active.
-    pub buffers: buffers::BufferPool,
     /// Every connection's deadline; also ends idle connections when the worker drains.
     pub deadlines: Deadlines,
 }
@@ -60,7 +58,6 @@ impl Shared {
         Shared {
             site,
             limits,
-            buffers: buffers::BufferPool::default(),
             deadlines: Deadlines::new(
                 limits
                     .header_timeout
@@ -388,9 +385,9 @@ impl Connection {
     /// The wait holds no read state and no timer, so an idle connection's future is small; its
     /// buffers go back to the pool while it waits.
     async fn wait_for_bytes(&mut self, wait: Wait, deadline: u64) -> Result<Arrival, Failure> {
-        self.shared.buffers.give(std::mem::take(&mut self.output));
+        buffers::give(std::mem::take(&mut self.output));
         if self.input.is_empty() {
-            self.shared.buffers.give(std::mem::take(&mut self.input));
+            buffers::give(std::mem::take(&mut self.input));
         }
         let read_limit = self.shared.limits.head.max_head_bytes + io::READ_CHUNK;
         loop {
@@ -400,19 +397,14 @@ impl Connection {
                 io::ReadWait::Expired => return Ok(Arrival::Timeout),
                 io::ReadWait::Refused => return Ok(Arrival::Drain),
             }
-            match io::try_read(
-                &self.stream,
-                &mut self.input,
-                read_limit,
-                &self.shared.buffers,
-            ) {
+            match io::try_read(&self.stream, &mut self.input, read_limit) {
                 Ok(0) => return Ok(Arrival::Eof),
                 Ok(_) => return Ok(Arrival::Data),
                 Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
                     // Readiness is edge-triggered and was stale (our last read did not drain
                     // the socket to WouldBlock); wait again, without holding a buffer.
                     if self.input.is_empty() {
-                        self.shared.buffers.give(std::mem::take(&mut self.input));
+                        buffers::give(std::mem::take(&mut self.input));
                     }
                 }
                 Err(error) => return Err(Failure::Gone(error)),
@@ -457,7 +449,7 @@ impl Connection {
     /// Borrows a write buffer from the pool if the connection has given its own back.
     fn ensure_output(&mut self) {
         if self.output.capacity() == 0 {
-            self.output = self.shared.buffers.take();
+            self.output = buffers::take();
         }
     }
 
