@@ -252,6 +252,8 @@ fn read_fields(
         expect_continue: false,
     };
 
+    // No value holds NUL, CR or LF: httparse refuses them (`malformed_inputs_are_rejected`
+    // pins that), so they are not scanned for again here.
     for header in headers {
         let name = header.name;
         let value = header.value;
