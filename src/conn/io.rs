@@ -28,8 +28,8 @@ const COPY_MAX: usize = 16 * 1024;
 const SENDFILE_CHUNK: u64 = 1 << 30;
 
 /// Reads what the socket has into `input` without waiting, never letting it grow past `limit`
-/// bytes; an empty buffer is borrowed from the worker's pool first. Returns the bytes read (0: end of
-/// stream), or WouldBlock if the readiness was stale.
+/// bytes; an empty buffer is borrowed from the worker's pool first. Returns the bytes read
+/// (0: end of stream), or WouldBlock if the readiness was stale.
 pub fn try_read(stream: &TcpStream, input: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
     let room = limit.saturating_sub(input.len()).min(READ_CHUNK);
     if room == 0 {
