@@ -187,17 +187,6 @@ enum Arrival {
     Drain,
 }
 
-/// The sweeper: ends the waits of a worker's connections whose deadline has passed. Runs until
-/// the worker's event loop stops.
-pub async fn sweep_deadlines(shared: Arc<Shared>) {
-    let mut ticks = tokio::time::interval(shared.deadlines.tick());
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        shared.deadlines.sweep();
-    }
-}
-
 impl Connection {
     async fn run(&mut self) -> Result<End, Failure> {
         // The deadline of the request head being read: it runs from the head's first bytes (when
@@ -480,7 +469,7 @@ mod tests {
     #[test]
     fn connection_future_stays_small() {
         let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
+            .enable_io()
             .build()
             .unwrap();
         runtime.block_on(async {

@@ -21,6 +21,9 @@ use crate::config::Config;
 use crate::conn::{self, Shared};
 use crate::fs::Site;
 use crate::master::process;
+use timer::Timer;
+
+mod timer;
 
 /// Exit code of a worker that cannot run its configuration; the master does not respawn it.
 pub const EXIT_FATAL: i32 = 2;
@@ -41,8 +44,9 @@ pub fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i32 {
             return EXIT_FATAL;
         }
     };
+    // No timer driver: the worker's few timers are timerfds (see `timer`).
     let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
+        .enable_io()
         .build()
     {
         Ok(runtime) => runtime,
@@ -71,8 +75,16 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
     let shared = Arc::new(Shared::new(site, config.conn));
     let (drain_tx, drain_rx) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(config.max_connections));
-    tokio::spawn(conn::sweep_deadlines(shared.clone()));
+    let Ok(sweeper_ticks) = Timer::new() else {
+        error!("worker {id}: cannot create a timer");
+        return EXIT_FATAL;
+    };
+    tokio::spawn(sweep_deadlines(shared.clone(), sweeper_ticks));
     for listener in listeners {
+        let Ok(backoff) = Timer::new() else {
+            error!("worker {id}: cannot create a timer");
+            return EXIT_FATAL;
+        };
         let listener = match listener
             .set_nonblocking(true)
             .and_then(|()| TcpListener::from_std(listener))
@@ -85,6 +97,7 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
         };
         tokio::spawn(accept_loop(
             listener,
+            backoff,
             shared.clone(),
             permits.clone(),
             drain_rx.clone(),
@@ -120,13 +133,27 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
     0
 }
 
+/// Ends the waits of the worker's connections whose deadline has passed, every tick, until the
+/// event loop stops.
+async fn sweep_deadlines(shared: Arc<Shared>, ticks: Timer) {
+    if let Err(e) = ticks.repeat(shared.deadlines.tick()) {
+        error!("cannot start the deadline sweeper: {e}");
+        return;
+    }
+    while ticks.fired().await.is_ok() {
+        shared.deadlines.sweep();
+    }
+    error!("the deadline sweeper's timer failed");
+}
+
 async fn accept_loop(
     listener: TcpListener,
+    backoff: Timer,
     shared: Arc<Shared>,
     permits: Arc<Semaphore>,
     mut drain: watch::Receiver<bool>,
 ) {
-    let mut last_exhausted: Option<tokio::time::Instant> = None;
+    let mut last_exhausted: Option<std::time::Instant> = None;
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit {
@@ -150,12 +177,14 @@ async fn accept_loop(
                 ) =>
             {
                 // The pending connection stays in the backlog; retrying at once would spin.
-                let now = tokio::time::Instant::now();
+                let now = std::time::Instant::now();
                 if last_exhausted.is_none_or(|at| now - at > EXHAUSTION_EPISODE_GAP) {
                     warn!("accept: {e}; pausing accepts until descriptors are free");
                 }
                 last_exhausted = Some(now);
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                if backoff.sleep(ACCEPT_BACKOFF).await.is_err() {
+                    tokio::task::yield_now().await;
+                }
             }
             Err(e) => debug!("accept: {e}"),
         }
