@@ -28,6 +28,9 @@ mod timer;
 /// Exit code of a worker that cannot run its configuration; the master does not respawn it.
 pub const EXIT_FATAL: i32 = 2;
 
+/// Exit code of a worker that cannot go on but whose replacement may: the master respawns it.
+const EXIT_RESPAWN: i32 = 1;
+
 /// Pause after the process runs out of file descriptors before accepting again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -79,7 +82,7 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
         error!("worker {id}: cannot create a timer");
         return EXIT_FATAL;
     };
-    tokio::spawn(sweep_deadlines(shared.clone(), sweeper_ticks));
+    let mut sweeper = tokio::spawn(sweep_deadlines(shared.clone(), sweeper_ticks));
     for listener in listeners {
         let Ok(backoff) = Timer::new() else {
             error!("worker {id}: cannot create a timer");
@@ -111,6 +114,11 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
 
     loop {
         tokio::select! {
+            _ = &mut sweeper => {
+                // No deadline would fire again; a fresh worker from the master has a sweeper.
+                error!("worker {id}: its deadline sweeper stopped; exiting");
+                return EXIT_RESPAWN;
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = quit.recv() => break,
@@ -134,16 +142,18 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
 }
 
 /// Ends the waits of the worker's connections whose deadline has passed, every tick, until the
-/// event loop stops.
+/// event loop stops; returns only if its timer fails.
 async fn sweep_deadlines(shared: Arc<Shared>, ticks: Timer) {
-    if let Err(e) = ticks.repeat(shared.deadlines.tick()) {
-        error!("cannot start the deadline sweeper: {e}");
-        return;
-    }
-    while ticks.fired().await.is_ok() {
-        shared.deadlines.sweep();
-    }
-    error!("the deadline sweeper's timer failed");
+    let failure = match ticks.repeat(shared.deadlines.tick()) {
+        Err(e) => e,
+        Ok(()) => loop {
+            if let Err(e) = ticks.fired().await {
+                break e;
+            }
+            shared.deadlines.sweep();
+        },
+    };
+    error!("deadline sweeper: {failure}");
 }
 
 async fn accept_loop(
