@@ -343,7 +343,7 @@ def p50_text(runs):
 def report(workers, servers, workloads, results, idle, args):
     print(f"\n### {workers} worker{'s' if workers > 1 else ''} each, {args.rounds} rounds of {args.duration} s, "
           f"medians (server on its own core{'s' if workers > 1 else ''}, wrk on another)\n")
-    print("| workload | server | rate | p50 ms | p99 ms | req/CPU-s | wrk CPU | ratio to nginx (req/CPU-s) |")
+    print("| workload | server | rate | p50 ms | p99 ms | req/CPU-s | wrk CPU | ratio to nginx (req/CPU-s): median (range) |")
     print("|---|---|---|---|---|---|---|---|")
     for workload in workloads:
         name, unit = workload[0], workload[4]
@@ -354,7 +354,11 @@ def report(workers, servers, workloads, results, idle, args):
                 continue
             ratio = "-"
             if nginx:
-                ratio = f"{median([r['per_cpu'] / n['per_cpu'] for r, n in zip(runs, nginx)]):.2f}x"
+                ratios = [r["per_cpu"] / n["per_cpu"] for r, n in zip(runs, nginx)]
+                ratio = f"{median(ratios):.2f}x"
+                if len(ratios) > 1 and server != "nginx":
+                    # The spread says how far one round's ratio can be trusted on this machine.
+                    ratio += f" ({min(ratios):.2f}–{max(ratios):.2f})"
             wrk = median([r["wrk_cpu"] for r in runs])
             mark = " (wrk-bound)" if wrk >= 95 else ""
             errors = sum(r["non2xx"] for r in runs)
