@@ -78,15 +78,23 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
     let shared = Arc::new(Shared::new(site, config.conn));
     let (drain_tx, drain_rx) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(config.max_connections));
-    let Ok(sweeper_ticks) = Timer::new() else {
-        error!("worker {id}: cannot create a timer");
-        return EXIT_FATAL;
+    // A timer is a descriptor: failing to make one is a shortage, not a bad configuration, so
+    // the master may try again (and gives up if every fresh worker fails the same way).
+    let sweeper_ticks = match Timer::new() {
+        Ok(timer) => timer,
+        Err(e) => {
+            error!("worker {id}: cannot create a timer: {e}");
+            return EXIT_RESPAWN;
+        }
     };
     let mut sweeper = tokio::spawn(sweep_deadlines(shared.clone(), sweeper_ticks));
     for listener in listeners {
-        let Ok(backoff) = Timer::new() else {
-            error!("worker {id}: cannot create a timer");
-            return EXIT_FATAL;
+        let backoff = match Timer::new() {
+            Ok(timer) => timer,
+            Err(e) => {
+                error!("worker {id}: cannot create a timer: {e}");
+                return EXIT_RESPAWN;
+            }
         };
         let listener = match listener
             .set_nonblocking(true)
