@@ -7,6 +7,8 @@
 //!   connections close, busy ones finish their current response; when the last connection has
 //!   given its permit back, the worker exits 0.
 //! - SIGUSR1 reopens the log file.
+//! - One task sweeps the connections' deadlines (`conn::deadlines`) on a timerfd (`timer`); the
+//!   runtime has no timer driver. If the sweeper stops, the worker exits 1 to be replaced.
 
 use std::net::TcpListener as StdListener;
 use std::sync::Arc;
