@@ -39,3 +39,22 @@ fn no_arguments_serve_the_welcome_site_on_both_default_ports() {
             .any(|l| l.contains("listening on http://127.0.0.1:8080/"))
     );
 }
+
+#[test]
+fn welcome_page_names_no_ports_it_may_not_listen_on_and_has_an_icon() {
+    let server = Server::start(&[]);
+    let page = get(server.addr(), "/");
+    assert_eq!(page.status, 200);
+    assert!(!page.text().contains("8000"), "names no fixed port");
+    assert!(!page.text().contains("8080"), "names no fixed port");
+    let icon = get(server.addr(), "/favicon.ico");
+    assert_eq!(icon.status, 200);
+    assert_eq!(
+        icon.header("content-type"),
+        Some("image/vnd.microsoft.icon")
+    );
+    // An ICO header (reserved 0, type 1 = icon) holding one PNG image.
+    assert_eq!(&icon.body[..4], &[0, 0, 1, 0]);
+    assert_eq!(&icon.body[22..26], b"\x89PNG");
+    assert_eq!(get(server.addr(), "/favicon.ico/").status, 404);
+}

@@ -255,3 +255,33 @@ fn hidden_flag_serves_dotfiles() {
     let server = serve(&site, &["--hidden"]);
     assert_eq!(get(server.addr(), "/.env").status, 200);
 }
+
+#[test]
+fn current_web_file_types_follow_the_registry() {
+    let site = Site::new();
+    let expected = [
+        ("module.mjs", "text/javascript; charset=utf-8"),
+        ("app.js", "text/javascript; charset=utf-8"),
+        ("font.woff", "font/woff"),
+        ("font.otf", "font/otf"),
+        ("song.m4a", "audio/mp4"),
+        ("app.js.map", "application/json"),
+        ("site.webmanifest", "application/manifest+json"),
+        ("image.avif", "image/avif"),
+        ("module.wasm", "application/wasm"),
+    ];
+    for (name, _) in expected {
+        std::fs::write(site.root().join(name), "x").unwrap();
+    }
+    let server = serve(&site, &[]);
+    let mut client = Client::connect(server.addr());
+    for (name, content_type) in expected {
+        let response = client.get(&format!("/{name}"));
+        assert_eq!(response.status, 200, "{name}");
+        assert_eq!(
+            response.header("content-type"),
+            Some(content_type),
+            "{name}"
+        );
+    }
+}

@@ -35,7 +35,11 @@ pub fn is_compressible(content_type: &str) -> bool {
         || mime.ends_with("+json")
         || matches!(
             mime,
-            "application/javascript" | "application/json" | "application/xml" | "application/wasm"
+            "application/javascript"
+                | "application/json"
+                | "application/xml"
+                | "application/yaml"
+                | "application/wasm"
         )
 }
 

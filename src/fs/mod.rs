@@ -50,7 +50,8 @@ use range::{ByteRange, Ranges};
 /// What the methods a static server allows are, for `Allow`.
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
-const INDEX_FILE: &str = "index.html";
+/// The file served for a directory's URL.
+pub const INDEX_FILE: &str = "index.html";
 const NOT_FOUND_FILE: &[u8] = b"404.html";
 
 /// What a worker serves, and how.

@@ -28,6 +28,7 @@ use std::time::Instant;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
+use crate::fs::INDEX_FILE;
 use crate::fs::open::RootDir;
 use crate::worker;
 use process::{Exit, Forked};
@@ -52,11 +53,9 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
         Some(root) => info!("serving {}", root.display()),
         None => info!("serving the built-in welcome site"),
     }
-    info!(
-        "master pid {} started with {} workers",
-        getpid(),
-        config.workers
-    );
+    let workers = config.workers;
+    let noun = if workers == 1 { "worker" } else { "workers" };
+    info!("master pid {} started with {workers} {noun}", getpid());
 
     let mut master = Master {
         slots: (0..config.workers).map(|_| Slot::default()).collect(),
@@ -74,8 +73,20 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 fn check_root(config: &Config) -> anyhow::Result<()> {
-    if let Some(root) = &config.root {
-        RootDir::open(root).with_context(|| format!("cannot serve {}", root.display()))?;
+    let Some(root) = &config.root else {
+        return Ok(());
+    };
+    let dir = RootDir::open(root).with_context(|| format!("cannot serve {}", root.display()))?;
+    // A root that answers `/` with 404 is nearly always a mistake (the wrong folder, a build
+    // that has not run), and a load balancer's `GET /` health check would mark the server down.
+    let has_index = dir
+        .open_beneath(INDEX_FILE.as_bytes())
+        .is_ok_and(|index| index.meta.is_file());
+    if !has_index && !config.site.listing {
+        warn!(
+            "{} has no {INDEX_FILE} and --listing is off: / answers 404",
+            dir.path().display()
+        );
     }
     Ok(())
 }
