@@ -491,19 +491,36 @@ pub fn pattern(len: usize) -> Vec<u8> {
 /// Which of `candidates` holds the server side of the loopback TCP connection from
 /// `client_port` to `server_port` (found through /proc/net/tcp inodes).
 pub fn owner_of_connection(server_port: u16, client_port: u16, candidates: &[u32]) -> Option<u32> {
+    let inode = socket_inode(|local, remote, _| local == server_port && remote == client_port)?;
+    candidates
+        .iter()
+        .copied()
+        .find(|&pid| holds_socket(pid, &inode))
+}
+
+/// The inode of the IPv4 socket listening on `port`.
+pub fn listening_socket_inode(port: u16) -> Option<String> {
+    const LISTEN: &str = "0A";
+    socket_inode(|local, _, state| local == port && state == LISTEN)
+}
+
+/// The inode of the first socket in /proc/net/tcp whose local port, remote port and state
+/// (hex, as the kernel writes it) satisfy `wanted`.
+fn socket_inode(wanted: impl Fn(u16, u16, &str) -> bool) -> Option<String> {
     let table = std::fs::read_to_string("/proc/net/tcp").ok()?;
-    let inode = table.lines().skip(1).find_map(|line| {
+    table.lines().skip(1).find_map(|line| {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let port = |addr: &str| u16::from_str_radix(addr.rsplit(':').next()?, 16).ok();
-        (port(fields[1])? == server_port && port(fields[2])? == client_port)
-            .then(|| fields[9].to_owned())
-    })?;
+        wanted(port(fields[1])?, port(fields[2])?, fields[3]).then(|| fields[9].to_owned())
+    })
+}
+
+/// Whether process `pid` has the socket with this inode among its descriptors.
+pub fn holds_socket(pid: u32, inode: &str) -> bool {
     let wanted = format!("socket:[{inode}]");
-    candidates.iter().copied().find(|pid| {
-        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-            fds.flatten().any(|fd| {
-                std::fs::read_link(fd.path()).is_ok_and(|target| target.to_string_lossy() == wanted)
-            })
+    std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+        fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| target.to_string_lossy() == wanted)
         })
     })
 }
