@@ -1,6 +1,6 @@
 //! The fork/pipe/waitpid machinery of the master, on a small problem: the sum of the primes
 //! below N, split across K forked processes that send their partial sums to the parent through
-//! a pipe. Uses the server's own process helpers (`forkhttpd::master::process`).
+//! a pipe. Uses the server's own process helpers (`forkhttpd::process`).
 //!
 //! ```text
 //! cargo run --release --example prime_sum            # N = 100000: 454396537
@@ -10,7 +10,7 @@
 use std::os::fd::OwnedFd;
 use std::time::Instant;
 
-use forkhttpd::master::process::{self, Exit, Forked};
+use forkhttpd::process::{self, Exit, Forked};
 
 /// Numbers are dealt to the processes in blocks, round robin, so each gets a fair share of the
 /// larger (costlier) numbers.

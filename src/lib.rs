@@ -8,6 +8,7 @@
 //! - [`clock`]: coarse clocks for the per-request path.
 //! - [`config`]: the command line, validated into a [`config::Config`].
 //! - [`master`]: the supervisor (fork, reap, respawn, stop, reload), single-threaded.
+//! - [`process`]: how to fork, signal and reap one process (used by master and worker).
 //! - [`worker`]: a worker's event loop, accept loops and drain.
 //! - [`conn`]: one connection's life: buffers, deadlines, keep-alive, pipelining.
 //! - [`http`]: pure HTTP/1.1 syntax: parsing heads, framing bodies, encoding responses.
@@ -25,4 +26,5 @@ pub mod http;
 pub mod limits;
 pub mod log;
 pub mod master;
+pub mod process;
 pub mod worker;

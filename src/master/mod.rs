@@ -12,7 +12,6 @@
 //! 5. timers: due respawns, and kills for workers past their drain deadline.
 
 pub mod listen;
-pub mod process;
 pub mod respawn;
 pub mod signals;
 
@@ -30,8 +29,8 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::fs::INDEX_FILE;
 use crate::fs::open::RootDir;
+use crate::process::{self, Exit, Forked};
 use crate::worker;
-use process::{Exit, Forked};
 use respawn::{Backoff, Decision};
 use signals::Signals;
 

@@ -22,7 +22,7 @@ use tracing::{debug, error, info, warn};
 use crate::config::Config;
 use crate::conn::{self, Shared};
 use crate::fs::Site;
-use crate::master::process;
+use crate::process;
 use timer::Timer;
 
 mod timer;

@@ -1,4 +1,6 @@
-//! How to fork, signal and reap one process: the mechanism. When to do it is `master/mod.rs`.
+//! How to fork, signal and reap one process: the mechanism. When to do it is `master/mod.rs`;
+//! the worker uses it only to undo what the master set up before the fork. Its own module so
+//! that `master` and `worker` depend on it, not on each other's insides.
 
 use std::fmt;
 
