@@ -9,16 +9,27 @@ use tracing::Level;
 
 use crate::http::{ParseError, Status};
 
-/// The status and log level for a request that could not be read.
-pub fn parse_error(error: ParseError) -> (Status, Level) {
-    let status = match error {
-        ParseError::Malformed(_) => Status::BAD_REQUEST,
-        ParseError::RequestLineTooLong => Status::URI_TOO_LONG,
-        ParseError::HeadTooLarge => Status::HEADER_FIELDS_TOO_LARGE,
-        ParseError::VersionNotSupported => Status::VERSION_NOT_SUPPORTED,
-        ParseError::TransferCodingNotImplemented => Status::NOT_IMPLEMENTED,
-        ParseError::BodyTooLarge => Status::CONTENT_TOO_LARGE,
-        ParseError::ExpectationFailed => Status::EXPECTATION_FAILED,
+/// Why a connection answers with an error of its own instead of passing a request to the site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The request head or body broke a rule or a limit.
+    Parse(ParseError),
+    /// The client took longer than the header timeout to send a head or a piece of body.
+    Timeout,
+}
+
+/// The status and log level for a rejected request. Every cause is the client's (a public
+/// server sees them constantly), hence debug.
+pub fn rejection(rejection: Rejection) -> (Status, Level) {
+    let status = match rejection {
+        Rejection::Parse(ParseError::Malformed(_)) => Status::BAD_REQUEST,
+        Rejection::Parse(ParseError::RequestLineTooLong) => Status::URI_TOO_LONG,
+        Rejection::Parse(ParseError::HeadTooLarge) => Status::HEADER_FIELDS_TOO_LARGE,
+        Rejection::Parse(ParseError::VersionNotSupported) => Status::VERSION_NOT_SUPPORTED,
+        Rejection::Parse(ParseError::TransferCodingNotImplemented) => Status::NOT_IMPLEMENTED,
+        Rejection::Parse(ParseError::BodyTooLarge) => Status::CONTENT_TOO_LARGE,
+        Rejection::Parse(ParseError::ExpectationFailed) => Status::EXPECTATION_FAILED,
+        Rejection::Timeout => Status::REQUEST_TIMEOUT,
     };
     (status, Level::DEBUG)
 }
@@ -40,6 +51,28 @@ pub fn file_error(error: &io::Error) -> (Status, Level) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rejections_are_the_clients_fault() {
+        let table = [
+            (Rejection::Parse(ParseError::Malformed("x")), 400),
+            (Rejection::Parse(ParseError::RequestLineTooLong), 414),
+            (Rejection::Parse(ParseError::HeadTooLarge), 431),
+            (Rejection::Parse(ParseError::VersionNotSupported), 505),
+            (
+                Rejection::Parse(ParseError::TransferCodingNotImplemented),
+                501,
+            ),
+            (Rejection::Parse(ParseError::BodyTooLarge), 413),
+            (Rejection::Parse(ParseError::ExpectationFailed), 417),
+            (Rejection::Timeout, 408),
+        ];
+        for (cause, code) in table {
+            let (status, level) = rejection(cause);
+            assert_eq!(status.code(), code, "{cause:?}");
+            assert_eq!(level, Level::DEBUG, "{cause:?}");
+        }
+    }
 
     #[test]
     fn errno_table() {

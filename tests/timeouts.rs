@@ -8,7 +8,13 @@ use support::{Client, Server, Site};
 #[test]
 fn unfinished_head_gets_408_and_close() {
     let site = Site::new();
-    let server = Server::start(&["--header-timeout", "0.5", &site.root_arg()]);
+    let server = Server::start(&[
+        "--header-timeout",
+        "0.5",
+        "--log-level",
+        "debug",
+        &site.root_arg(),
+    ]);
     let mut slow = Client::connect(server.addr());
     slow.send(b"GET /hello.txt HTTP/1.1\r\nHost: t\r\n");
     // Meanwhile another client is served normally.
@@ -17,6 +23,13 @@ fn unfinished_head_gets_408_and_close() {
     assert_eq!(response.status, 408);
     assert_eq!(response.header("connection"), Some("close"));
     assert!(slow.is_closed());
+    // Logged like every other rejection: at debug, with the client's address.
+    let logged = server.wait_for("rejected request");
+    assert!(
+        logged.contains("DEBUG") && logged.contains("Timeout"),
+        "{logged}"
+    );
+    assert!(logged.contains("127.0.0.1:"), "{logged}");
 }
 
 #[test]

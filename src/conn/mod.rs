@@ -19,16 +19,16 @@ use std::pin::Pin;
 
 use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
-use tracing::debug;
+use tracing::{Level, debug, event};
 
 use self::deadlines::{Deadlines, Wait};
 
-use crate::error;
+use crate::error::{self, Rejection};
 use crate::fs::Site;
 use crate::http::body::BodyDecoder;
 use crate::http::encode::Persistence;
 use crate::http::parse::{Framing, HeadLimits, header_slots};
-use crate::http::{Method, Response, Status, Version};
+use crate::http::{Method, Response, Version};
 
 /// Per-connection limits, from the configuration.
 #[derive(Clone, Copy, Debug)]
@@ -71,8 +71,10 @@ impl Shared {
 /// Why a connection ends early.
 #[derive(Debug)]
 enum Failure {
-    /// The client must be told this status, then the connection closed.
-    Reply(Status),
+    /// The client must be told why (a status from `error::rejection`), then the connection
+    /// closed. Boxed: the reason's text would otherwise widen every connection's future, for a
+    /// path taken once per connection at most.
+    Reply(Box<Rejection>),
     /// The client went away, or a socket error: nothing more can be sent.
     Gone(std::io::Error),
 }
@@ -142,7 +144,7 @@ pub fn serve(
     async move {
         let end = match conn.run().await {
             Ok(end) => end,
-            Err(Failure::Reply(status)) => match Box::pin(conn.reply_and_close(status)).await {
+            Err(Failure::Reply(rejection)) => match Box::pin(conn.reject(rejection)).await {
                 Ok(()) => End::Linger,
                 Err(_) => End::Quiet,
             },
@@ -228,7 +230,7 @@ impl Connection {
                 Arrival::Data => {}
                 Arrival::Eof | Arrival::Drain => return Ok(End::Quiet),
                 Arrival::Timeout if self.input.is_empty() => return Ok(End::Quiet),
-                Arrival::Timeout => return Err(Failure::Reply(Status::REQUEST_TIMEOUT)),
+                Arrival::Timeout => return Err(Failure::Reply(Box::new(Rejection::Timeout))),
             }
         }
     }
@@ -253,11 +255,7 @@ impl Connection {
         let mut slots = header_slots();
         match crate::http::parse::parse(&self.input, &mut slots, &self.shared.limits.head) {
             Ok(None) => Ok(None),
-            Err(parse_error) => {
-                let (status, _) = error::parse_error(parse_error);
-                debug!(peer = %self.peer(), ?parse_error, "rejected request");
-                Err(Failure::Reply(status))
-            }
+            Err(parse_error) => Err(Failure::Reply(Box::new(Rejection::Parse(parse_error)))),
             Ok(Some((request, head_len))) => Ok(Some(Exchange {
                 head_len,
                 framing: request.framing,
@@ -341,10 +339,9 @@ impl Connection {
         let max_body = self.shared.limits.head.max_body_bytes;
         let mut decoder = BodyDecoder::new(framing);
         loop {
-            let progress = decoder.consume(&self.input, max_body).map_err(|e| {
-                debug!(peer = %self.peer(), ?e, "rejected request body");
-                Failure::Reply(error::parse_error(e).0)
-            })?;
+            let progress = decoder
+                .consume(&self.input, max_body)
+                .map_err(|e| Failure::Reply(Box::new(Rejection::Parse(e))))?;
             self.input.drain(..progress.consumed);
             if progress.done {
                 return Ok(());
@@ -360,7 +357,7 @@ impl Connection {
                 Arrival::Eof | Arrival::Drain => {
                     return Err(Failure::Gone(std::io::ErrorKind::UnexpectedEof.into()));
                 }
-                Arrival::Timeout => return Err(Failure::Reply(Status::REQUEST_TIMEOUT)),
+                Arrival::Timeout => return Err(Failure::Reply(Box::new(Rejection::Timeout))),
             }
         }
     }
@@ -401,7 +398,15 @@ impl Connection {
         }
     }
 
-    async fn reply_and_close(&mut self, status: Status) -> Result<(), Failure> {
+    /// Answers a rejected request with its status and `Connection: close`, logged at the level
+    /// the error table gives.
+    async fn reject(&mut self, rejection: Box<Rejection>) -> Result<(), Failure> {
+        let (status, level) = error::rejection(*rejection);
+        if level == Level::DEBUG {
+            debug!(peer = %self.peer(), ?rejection, "rejected request");
+        } else {
+            event!(Level::WARN, peer = %self.peer(), ?rejection, "rejected request");
+        }
         self.queue(Response::fatal(status), false, Persistence::Close)
             .await?;
         Ok(self.flush().await?)

@@ -332,10 +332,11 @@ impl Master {
 
     fn reopen_logs(&mut self) {
         if let Some(path) = &self.config.log_file {
-            if let Err(e) = crate::log::reopen(path) {
-                error!("cannot reopen log file {}: {e}", path.display());
+            match crate::log::reopen(path) {
+                Ok(()) => info!("log file reopened"),
+                // The old file stays this process's stderr, so this line still lands somewhere.
+                Err(e) => error!("cannot reopen log file {}: {e}", path.display()),
             }
-            info!("log file reopened");
         }
         for pid in self.live_pids() {
             process::send(pid, Signal::SIGUSR1);
