@@ -10,12 +10,12 @@
 //!
 //! Why not tokio's timers: a `Sleep` in every connection's future made each one about 150 bytes
 //! larger (paid by every idle connection) and cost a timer-wheel insert and removal per request.
-//! A slot is 32 bytes and arming it is one uncontended lock. The price is precision: a deadline
+//! A slot is 32 bytes and arming it is a store into the register. The register belongs to the
+//! worker's one thread (connections run on its `LocalSet`), so it needs no lock. The price is precision: a deadline
 //! fires up to one tick (a tenth of the shortest timeout, at most a second) plus the coarse
 //! clock's resolution after its time, never before.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::{Cell, RefCell, RefMut};
 use std::task::Waker;
 use std::time::Duration;
 
@@ -53,8 +53,8 @@ pub struct Deadlines {
     tick: Duration,
     /// Added to every deadline: how far the coarse clock may lag, so none fires early.
     slack_ms: u64,
-    draining: AtomicBool,
-    slots: Mutex<Slab<Slot>>,
+    draining: Cell<bool>,
+    slots: RefCell<Slab<Slot>>,
 }
 
 impl Deadlines {
@@ -63,8 +63,8 @@ impl Deadlines {
         Deadlines {
             tick: (shortest / 10).clamp(TICK_MIN, TICK_MAX),
             slack_ms: crate::clock::resolution_ms(),
-            draining: AtomicBool::new(false),
-            slots: Mutex::new(Slab::new()),
+            draining: Cell::new(false),
+            slots: RefCell::new(Slab::new()),
         }
     }
 
@@ -75,7 +75,7 @@ impl Deadlines {
 
     /// Gives a new connection a slot, with no deadline yet.
     pub fn register(&self) -> u32 {
-        let key = self.lock().insert(Slot {
+        let key = self.slots_mut().insert(Slot {
             waker: None,
             deadline: 0,
             wait: Wait::None,
@@ -86,7 +86,7 @@ impl Deadlines {
     }
 
     pub fn unregister(&self, key: u32) {
-        self.lock().try_remove(key as usize);
+        self.slots_mut().try_remove(key as usize);
     }
 
     /// The deadline `timeout` from now, for `arm`.
@@ -99,11 +99,10 @@ impl Deadlines {
     /// forgetting whether an earlier one expired. `false` if an idle wait is refused because
     /// the worker is draining.
     pub fn arm(&self, key: u32, wait: Wait, deadline: u64, waker: &Waker) -> bool {
-        let mut slots = self.lock();
-        // Checked under the lock: `drain` cannot slip between the check and the arming.
         if wait == Wait::Idle && self.is_draining() {
             return false;
         }
+        let mut slots = self.slots_mut();
         if let Some(slot) = slots.get_mut(key as usize) {
             if !slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
                 slot.waker = Some(waker.clone());
@@ -117,19 +116,19 @@ impl Deadlines {
 
     /// Whether the slot's wait has been ended by its deadline or by a drain.
     pub fn expired(&self, key: u32) -> bool {
-        self.lock()
+        self.slots_mut()
             .get(key as usize)
             .is_some_and(|slot| slot.expired)
     }
 
     pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
+        self.draining.get()
     }
 
     /// Ends every wait whose deadline has passed.
     pub fn sweep(&self) {
         let now = crate::clock::monotonic_ms();
-        for (_, slot) in self.lock().iter_mut() {
+        for (_, slot) in self.slots_mut().iter_mut() {
             if slot.wait != Wait::None && slot.deadline <= now {
                 slot.end();
             }
@@ -138,19 +137,18 @@ impl Deadlines {
 
     /// Marks the worker as draining and ends every idle wait.
     pub fn drain(&self) {
-        let mut slots = self.lock();
-        self.draining.store(true, Ordering::Relaxed);
-        for (_, slot) in slots.iter_mut() {
+        self.draining.set(true);
+        for (_, slot) in self.slots_mut().iter_mut() {
             if slot.wait == Wait::Idle {
                 slot.end();
             }
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Slab<Slot>> {
-        self.slots
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The slots, borrowed for one call: no method holds them across an await or calls out to
+    /// code that could borrow them again. A waker woken under the borrow only queues its task.
+    fn slots_mut(&self) -> RefMut<'_, Slab<Slot>> {
+        self.slots.borrow_mut()
     }
 }
 
@@ -169,7 +167,7 @@ impl Slot {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::Wake;
 
     #[derive(Default)]

@@ -11,7 +11,7 @@ mod buffers;
 mod deadlines;
 mod io;
 
-use std::sync::Arc;
+use std::rc::Rc;
 use std::time::Duration;
 
 use std::future::Future;
@@ -108,7 +108,7 @@ enum Step<'a> {
     Answered(Next),
     /// Answering it waits on the socket (a request body, a large response). Boxed: the path is
     /// rare and its state large, and every idle connection would otherwise pay for it.
-    Waits(Pin<Box<dyn Future<Output = Result<Next, Failure>> + Send + 'a>>),
+    Waits(Pin<Box<dyn Future<Output = Result<Next, Failure>> + 'a>>),
 }
 
 /// A request whose head has been read, and the response it gets.
@@ -129,9 +129,9 @@ struct Exchange {
 /// once in the connection, and every idle connection would pay for both.
 pub fn serve(
     stream: TcpStream,
-    shared: Arc<Shared>,
+    shared: Rc<Shared>,
     permit: OwnedSemaphorePermit,
-) -> impl Future<Output = ()> + Send {
+) -> impl Future<Output = ()> {
     let slot = shared.deadlines.register();
     let mut conn = Connection {
         stream,
@@ -163,7 +163,7 @@ pub fn serve(
 
 struct Connection {
     stream: TcpStream,
-    shared: Arc<Shared>,
+    shared: Rc<Shared>,
     /// Bytes received and not yet consumed; bounded by the head limit plus one read.
     input: Vec<u8>,
     /// Responses queued and not yet written; flushed before any wait on the client.
@@ -459,7 +459,7 @@ impl Connection {
 
     /// Writes the queued responses. Returns the writer's future itself: a wrapping `async fn`
     /// would add its own state to every connection's future.
-    fn flush(&mut self) -> impl Future<Output = std::io::Result<()>> + Send + '_ {
+    fn flush(&mut self) -> impl Future<Output = std::io::Result<()>> + '_ {
         let (writer, output) = self.writer();
         writer.write_all(output)
     }
@@ -492,7 +492,7 @@ mod tests {
             let limits = crate::config::Config::from_cli(clap::Parser::parse_from(["x"]))
                 .unwrap()
                 .conn;
-            let shared = std::sync::Arc::new(super::Shared::new(site, limits));
+            let shared = std::rc::Rc::new(super::Shared::new(site, limits));
             let permit = std::sync::Arc::new(tokio::sync::Semaphore::new(1))
                 .acquire_owned()
                 .await

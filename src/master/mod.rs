@@ -1,5 +1,5 @@
 //! The master process: binds, forks the workers, and supervises them. The policy lives here;
-//! `process.rs` holds the mechanism (fork, signal, reap) and `respawn.rs` the backoff rules.
+//! `crate::process` holds the mechanism (fork, signal, reap) and `respawn.rs` the backoff rules.
 //!
 //! The master never serves a client and never starts a thread or an async runtime: it is a
 //! single loop that waits on a signalfd (and on the next timer), then handles what arrived in a
