@@ -104,11 +104,25 @@ enum Next {
 enum Step<'a> {
     /// Its head is not complete yet.
     Incomplete,
-    /// Answered without waiting: the response is queued.
-    Answered(Next),
+    Answered(Answer<'a>),
+}
+
+/// How far answering a request got without waiting.
+enum Answer<'a> {
+    /// The response is queued.
+    Queued(Next),
     /// Answering it waits on the socket (a request body, a large response). Boxed: the path is
     /// rare and its state large, and every idle connection would otherwise pay for it.
     Waits(Pin<Box<dyn Future<Output = Result<Next, Failure>> + 'a>>),
+}
+
+impl Answer<'_> {
+    async fn finish(self) -> Result<Next, Failure> {
+        match self {
+            Answer::Queued(next) => Ok(next),
+            Answer::Waits(rest) => rest.await,
+        }
+    }
 }
 
 /// A request whose head has been read, and the response it gets.
@@ -120,6 +134,14 @@ struct Exchange {
     keep_alive: bool,
     version: Version,
     response: Response,
+}
+
+impl Exchange {
+    /// Whether the response carries its body: not for HEAD, nor for statuses that have none
+    /// (RFC 9110 §6.4.1: 1xx, 204, 304).
+    fn sends_body(&self) -> bool {
+        !self.head_only && self.response.status.allows_body()
+    }
 }
 
 /// Serves one accepted connection until it closes. Holds the worker's connection permit for as
@@ -198,8 +220,8 @@ impl Connection {
             while !self.input.is_empty() {
                 let next = match self.step()? {
                     Step::Incomplete => break,
-                    Step::Answered(next) => next,
-                    Step::Waits(answer) => answer.await?,
+                    Step::Answered(Answer::Queued(next)) => next,
+                    Step::Answered(Answer::Waits(rest)) => rest.await?,
                 };
                 head_deadline = None;
                 if self.output.len() >= crate::limits::OUTPUT_FLUSH_BYTES {
@@ -235,18 +257,28 @@ impl Connection {
         }
     }
 
-    /// Reads the request at the front of the input and answers it if nothing needs waiting for.
-    /// A plain function, so the exchange (the largest local) never sits in the connection's
-    /// future.
+    /// Reads the request at the front of the input and answers it. A plain function, so the
+    /// exchange (the largest local) never sits in the connection's future; only an answer that
+    /// must wait on the socket (a request body, a large response body) becomes a future.
     fn step(&mut self) -> Result<Step<'_>, Failure> {
-        let Some(exchange) = self.next_exchange()? else {
+        let Some(mut exchange) = self.next_exchange()? else {
             return Ok(Step::Incomplete);
         };
-        if Self::can_answer_now(&exchange) {
-            Ok(Step::Answered(self.answer_now(exchange)?))
-        } else {
-            Ok(Step::Waits(Box::pin(self.answer(exchange))))
+        self.input.drain(..exchange.head_len);
+        self.served += 1;
+        if exchange.framing == Framing::None {
+            return Ok(Step::Answered(self.answer(exchange)?));
         }
+        if exchange.expect_continue {
+            // The client waits for 100 Continue before sending its body. We do not want the
+            // body, so we answer now and close (RFC 9110 §10.1.1) instead of reading it.
+            exchange.response.close = true;
+            return Ok(Step::Answered(self.answer(exchange)?));
+        }
+        Ok(Step::Answered(Answer::Waits(Box::pin(async move {
+            Box::pin(self.discard_body(exchange.framing)).await?;
+            self.answer(exchange)?.finish().await
+        }))))
     }
 
     /// Parses the request at the front of the input and runs it through the site. `None`: the
@@ -268,51 +300,32 @@ impl Connection {
         }
     }
 
-    /// Whether the exchange can be answered without waiting on the socket: no request body to
-    /// read and a response body small enough to copy, as for almost every request.
-    fn can_answer_now(exchange: &Exchange) -> bool {
-        let sends_body = !exchange.head_only && exchange.response.status.allows_body();
-        exchange.framing == Framing::None
-            && (!sends_body || io::fits_inline(&exchange.response.body))
-    }
-
-    /// Answers an exchange for which `can_answer_now` holds: nothing here waits.
-    fn answer_now(&mut self, exchange: Exchange) -> Result<Next, Failure> {
-        self.input.drain(..exchange.head_len);
-        self.served += 1;
-        let (persistence, next) = self.decide(&exchange, &exchange.response);
+    /// The one place a response is queued: its head and, when small, its body now; a body that
+    /// must be sent from where it is (a large file, a multipart body) as the returned future.
+    fn answer(&mut self, exchange: Exchange) -> Result<Answer<'_>, Failure> {
+        let (persistence, next) = self.decide(&exchange);
+        let sends_body = exchange.sends_body();
+        let response = exchange.response;
         self.ensure_output();
-        crate::http::encode::write_head(&mut self.output, &exchange.response, persistence);
-        if !exchange.head_only && exchange.response.status.allows_body() {
-            io::append_inline(&mut self.output, exchange.response.body)?;
+        crate::http::encode::write_head(&mut self.output, &response, persistence);
+        if !sends_body {
+            return Ok(Answer::Queued(next));
         }
-        Ok(next)
-    }
-
-    /// Consumes the exchange's request, reading its body if it has one, and queues its
-    /// response. Returns whether the connection stays open, and if not, how it closes.
-    async fn answer(&mut self, exchange: Exchange) -> Result<Next, Failure> {
-        self.input.drain(..exchange.head_len);
-        self.served += 1;
-        let mut exchange = exchange;
-        if exchange.framing != Framing::None {
-            if exchange.expect_continue {
-                // The client waits for 100 Continue before sending its body. We do not want the
-                // body, so we answer now and close (RFC 9110 §10.1.1) instead of reading it.
-                exchange.response.close = true;
-            } else {
-                Box::pin(self.discard_body(exchange.framing)).await?;
-            }
+        if io::fits_inline(&response.body) {
+            io::append_inline(&mut self.output, response.body)?;
+            return Ok(Answer::Queued(next));
         }
-        let (persistence, next) = self.decide(&exchange, &exchange.response);
-        self.queue(exchange.response, exchange.head_only, persistence)
-            .await?;
-        Ok(next)
+        Ok(Answer::Waits(Box::pin(async move {
+            let (writer, output) = self.writer();
+            io::append_body(&writer, output, response.body).await?;
+            Ok(next)
+        })))
     }
 
     /// Whether the connection stays open after this response, what the response must say about
     /// it, and how the connection closes if it does not.
-    fn decide(&self, exchange: &Exchange, response: &Response) -> (Persistence, Next) {
+    fn decide(&self, exchange: &Exchange) -> (Persistence, Next) {
+        let response = &exchange.response;
         let keep_alive = exchange.keep_alive
             && !response.close
             && !self.shared.deadlines.is_draining()
@@ -407,29 +420,11 @@ impl Connection {
         } else {
             event!(Level::WARN, peer = %self.peer(), ?rejection, "rejected request");
         }
-        self.queue(Response::fatal(status), false, Persistence::Close)
-            .await?;
-        Ok(self.flush().await?)
-    }
-
-    /// Appends a response to the output. Small bodies are copied in, so head and body go out in
-    /// one write; large files are sent with sendfile after the output is flushed.
-    async fn queue(
-        &mut self,
-        response: Response,
-        head_only: bool,
-        persistence: Persistence,
-    ) -> Result<(), Failure> {
+        let response = Response::fatal(status);
         self.ensure_output();
-        crate::http::encode::write_head(&mut self.output, &response, persistence);
-        if !head_only && response.status.allows_body() {
-            let (writer, output) = self.writer();
-            io::append_body(&writer, output, response.body).await?;
-        }
-        if self.output.len() >= crate::limits::OUTPUT_FLUSH_BYTES {
-            self.flush().await?;
-        }
-        Ok(())
+        crate::http::encode::write_head(&mut self.output, &response, Persistence::Close);
+        io::append_inline(&mut self.output, response.body)?;
+        Ok(self.flush().await?)
     }
 
     /// The client's address, for logs. Asked of the kernel when needed rather than kept: every
