@@ -362,7 +362,10 @@ impl Site {
         }
         match listing::render(root, &dir.file, resolved, self.options.hidden) {
             Ok(page) => Response::new(Status::OK, Body::Bytes(page.into_bytes()))
-                .with_header("Content-Type", "text/html; charset=utf-8"),
+                .with_header("Content-Type", "text/html; charset=utf-8")
+                .with_header("X-Content-Type-Options", "nosniff")
+                .with_header("Content-Security-Policy", listing::CONTENT_SECURITY_POLICY)
+                .with_header("Referrer-Policy", listing::REFERRER_POLICY),
             Err(e) => self.file_error(&e, resolved),
         }
     }
