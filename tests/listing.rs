@@ -35,3 +35,31 @@ fn a_name_that_looks_like_a_scheme_is_linked_as_a_relative_path() {
     );
     assert_eq!(response.header("referrer-policy"), Some("no-referrer"));
 }
+
+fn gunzip(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(body), &mut out).unwrap();
+    out
+}
+
+#[test]
+fn listing_is_compressed_when_the_client_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..100 {
+        std::fs::write(dir.path().join(format!("file-{i}.txt")), "x").unwrap();
+    }
+    let root = dir.path().to_string_lossy().into_owned();
+    let server = Server::start(&["--listing", "--compress", &root]);
+    let plain = get(server.addr(), "/");
+    assert_eq!(plain.header("content-encoding"), None);
+    assert_eq!(plain.header("vary"), Some("Accept-Encoding"));
+    let gzipped = support::get_with(server.addr(), "/", "Accept-Encoding: gzip\r\n");
+    assert_eq!(gzipped.header("content-encoding"), Some("gzip"));
+    assert_eq!(gzipped.header("vary"), Some("Accept-Encoding"));
+    assert_eq!(gunzip(&gzipped.body), plain.body);
+    assert!(gzipped.body.len() * 4 < plain.body.len());
+    // Without --compress, never.
+    let server = Server::start(&["--listing", &root]);
+    let response = support::get_with(server.addr(), "/", "Accept-Encoding: gzip\r\n");
+    assert_eq!(response.header("content-encoding"), None);
+}
