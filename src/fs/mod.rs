@@ -176,7 +176,7 @@ impl Site {
             if !resolved.trailing_slash {
                 return redirect_to_directory(&resolved, target.query);
             }
-            return self.serve_directory(root, request, opened, &resolved);
+            return self.serve_directory(root, request, opened, &resolved, target.query);
         }
         if !opened.meta.is_file() || resolved.trailing_slash {
             return self.not_found();
@@ -341,6 +341,7 @@ impl Site {
         request: &Request<'_, '_>,
         dir: Opened,
         resolved: &Resolved,
+        query: Option<&str>,
     ) -> Response {
         let mut index = resolved.relative();
         if !index.is_empty() {
@@ -360,7 +361,7 @@ impl Site {
         if !self.options.listing {
             return self.not_found();
         }
-        match listing::render(root, &dir.file, resolved, self.options.hidden) {
+        match listing::render(root, &dir.file, resolved, query, self.options.hidden) {
             Ok(page) => self.listing_response(request, page),
             Err(e) => self.file_error(&e, resolved),
         }
