@@ -13,7 +13,7 @@ use super::href;
 use super::sort::{Column, Order};
 
 /// Light and dark colours follow `prefers-color-scheme`. On a phone the name column takes the
-/// room left and long names wrap anywhere; sizes never break across lines.
+/// room left and long names wrap anywhere; sizes and dates never break across lines.
 const STYLE: &str = "\
 :root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--mu:#59636e;--ln:#0550ae;--hv:#f6f8fa;--bd:#d1d9e0}\
 @media(prefers-color-scheme:dark){:root{--bg:#0d1117;--fg:#e6edf3;--mu:#9198a1;--ln:#4493f8;--hv:#151b23;--bd:#3d444d}}\
@@ -25,7 +25,7 @@ table{width:100%;border-collapse:collapse}\
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--bd);vertical-align:top}\
 th{font-weight:600;white-space:nowrap}th a{color:var(--fg)}\
 td:first-child{width:100%;overflow-wrap:anywhere}\
-td:nth-child(n+2){color:var(--mu)}td:nth-child(2){white-space:nowrap}\
+td:nth-child(n+2){color:var(--mu);white-space:nowrap}\
 tr:hover td{background:var(--hv)}\
 footer{color:var(--mu);font-size:.85rem;margin-top:1rem}\
 @media(max-width:40rem){body{padding:.5rem;font-size:14px}th,td{padding:.35rem .25rem}}";
