@@ -38,8 +38,10 @@ check() { # check NAME COMMAND...
 files="$work/site/files"
 mkdir -p "$files/photos" "$files/src" "$files/Quarterly reports 2026"
 long=a-very-long-file-name-without-any-spaces-that-has-to-wrap-on-a-phone-screen.tar.gz
+# No hyphen or space to break at: only overflow-wrap:anywhere keeps it on screen.
+hash=sha256-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.bin
 for spec in README.md:2345 notes.txt:312 report-v2.pdf:1843200 report-v10.pdf:1990000 \
-    "$long":734003200 "résumé.pdf":41000 "café menu.html":9100 \
+    "$long":734003200 "$hash":65536 "résumé.pdf":41000 "café menu.html":9100 \
     "javascript:alert(document.domain)":17 "x&amp;y.txt":4 backup.img:4294967296; do
     truncate -s "${spec##*:}" "$files/${spec%:*}"
 done
@@ -60,6 +62,10 @@ document.getElementById('frame').addEventListener('load', function () {
   });
   out.push('long-lines=' + long.getClientRects().length);
   out.push('long-fits=' + (long.getBoundingClientRect().right <= root.clientWidth ? 'yes' : 'no'));
+  var hash = Array.prototype.find.call(doc.querySelectorAll('tbody a'), function (a) {
+    return a.textContent.indexOf('sha256-') === 0;
+  });
+  out.push('hash-lines=' + hash.getClientRects().length);
   var cells = doc.querySelectorAll('tbody td:nth-child(2)'), broken = 0;
   cells.forEach(function (td) {
     var range = doc.createRange();
@@ -110,6 +116,7 @@ for scheme in light dark; do
     check "$scheme 390: no horizontal scroll" measured 'overflow=no'
     check "$scheme 390: long name fits" measured 'long-fits=yes'
     check "$scheme 390: long name wraps" bash -c "grep -qx 'long-lines=[2-9]' '$work/$scheme.txt'"
+    check "$scheme 390: name without break points wraps" bash -c "grep -qx 'hash-lines=[2-9]' '$work/$scheme.txt'"
     check "$scheme 390: size cells measured" bash -c "! grep -qx 'size-cells=0' '$work/$scheme.txt' && grep -q '^size-cells=' '$work/$scheme.txt'"
     check "$scheme 390: no size breaks across lines" measured 'broken-sizes=0'
     for width in 1200 390; do
