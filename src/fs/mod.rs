@@ -177,7 +177,7 @@ impl Site {
             if !resolved.trailing_slash {
                 return redirect_to_directory(&resolved, target.query);
             }
-            return self.serve_directory(root, request, opened, &resolved);
+            return self.serve_directory(root, request, opened, &resolved, target.query);
         }
         if !opened.meta.is_file() || resolved.trailing_slash {
             return self.not_found();
@@ -342,6 +342,7 @@ impl Site {
         request: &Request<'_, '_>,
         dir: Opened,
         resolved: &Resolved,
+        query: Option<&str>,
     ) -> Response {
         let mut index = resolved.relative();
         if !index.is_empty() {
@@ -361,11 +362,42 @@ impl Site {
         if !self.options.listing {
             return self.not_found();
         }
-        match listing::render(root, &dir.file, resolved, self.options.hidden) {
-            Ok(page) => Response::new(Status::OK, Body::Bytes(page.into_bytes()))
-                .with_header("Content-Type", "text/html; charset=utf-8"),
+        match listing::render(root, &dir.file, resolved, query, self.options.hidden) {
+            Ok(page) => self.listing_response(request, page),
             Err(e) => self.file_error(&e, resolved),
         }
+    }
+
+    /// A listing page as a response: the fields file responses carry and the listing's own
+    /// policies, compressed in the client's best coding with `--compress`. It has no file
+    /// version, so the response cache never keeps it: a listing is built for every request and
+    /// never stale.
+    fn listing_response(&self, request: &Request<'_, '_>, page: String) -> Response {
+        let mut body = page.into_bytes();
+        let mut coding = Coding::Identity;
+        let size = body.len() as u64;
+        if self.options.compress && (compress::MIN_SIZE..=compress::MAX_SIZE).contains(&size) {
+            let (ranked, _) = encoding::parse(request.header_str("accept-encoding")).ranked_array();
+            if ranked[0] != Coding::Identity
+                && let Ok(encoded) = compress::compress(&body, ranked[0])
+                && encoded.len() < body.len()
+            {
+                body = encoded;
+                coding = ranked[0];
+            }
+        }
+        let mut response = Response::new(Status::OK, Body::Bytes(body))
+            .with_header("Content-Type", "text/html; charset=utf-8");
+        if coding != Coding::Identity {
+            response = response.with_header("Content-Encoding", coding.token());
+        }
+        if self.options.compress {
+            response = response.with_header("Vary", "Accept-Encoding");
+        }
+        response
+            .with_header("X-Content-Type-Options", "nosniff")
+            .with_header("Content-Security-Policy", listing::CONTENT_SECURITY_POLICY)
+            .with_header("Referrer-Policy", listing::REFERRER_POLICY)
     }
 
     fn file_error(&self, error: &std::io::Error, resolved: &Resolved) -> Response {

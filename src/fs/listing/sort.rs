@@ -1,0 +1,196 @@
+//! The order of a listing: the `?sort=name|size|date&order=asc|desc` query, and natural order
+//! for names (`file2` before `file10`, `a` beside `A`).
+//!
+//! Directories always come first. Ties are broken by the raw name bytes, so the order is total
+//! and the same on every request.
+
+use std::cmp::Ordering;
+
+use super::Entry;
+
+/// The column a listing is sorted by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Name,
+    Size,
+    Date,
+}
+
+impl Column {
+    pub const ALL: [Column; 3] = [Column::Name, Column::Size, Column::Date];
+
+    /// The value of `sort=` in the query.
+    pub fn token(self) -> &'static str {
+        match self {
+            Column::Name => "name",
+            Column::Size => "size",
+            Column::Date => "date",
+        }
+    }
+}
+
+/// How a listing is sorted; the default is by name, ascending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Order {
+    pub column: Column,
+    pub descending: bool,
+}
+
+impl Order {
+    pub const DEFAULT: Order = Order {
+        column: Column::Name,
+        descending: false,
+    };
+
+    /// Reads `sort=` and `order=` from a query. Anything else, or a value we do not know, leaves
+    /// the default: a listing never fails because of its query.
+    pub fn from_query(query: Option<&str>) -> Order {
+        let mut order = Order::DEFAULT;
+        for pair in query.unwrap_or("").split('&') {
+            match pair.split_once('=') {
+                Some(("sort", "name")) => order.column = Column::Name,
+                Some(("sort", "size")) => order.column = Column::Size,
+                Some(("sort", "date")) => order.column = Column::Date,
+                Some(("order", "asc")) => order.descending = false,
+                Some(("order", "desc")) => order.descending = true,
+                _ => {}
+            }
+        }
+        order
+    }
+
+    /// The query that asks for this order, with both fields: one URL per order.
+    pub fn query(self) -> String {
+        let direction = if self.descending { "desc" } else { "asc" };
+        format!("?sort={}&order={direction}", self.column.token())
+    }
+
+    /// Sorts `entries`: directories first, then by the column (names naturally), in the
+    /// chosen direction.
+    pub fn sort(self, entries: &mut [Entry]) {
+        entries.sort_by(|a, b| {
+            let by_column = match self.column {
+                Column::Name => Ordering::Equal,
+                // A directory's size is the file system's, not its content's: not shown, and
+                // not sorted by.
+                Column::Size => size(a).cmp(&size(b)),
+                Column::Date => a.modified.cmp(&b.modified),
+            };
+            let within = by_column
+                .then_with(|| natural_cmp(&a.text, &b.text))
+                .then_with(|| a.name.cmp(&b.name));
+            let within = if self.descending {
+                within.reverse()
+            } else {
+                within
+            };
+            b.is_dir.cmp(&a.is_dir).then(within)
+        });
+    }
+}
+
+fn size(entry: &Entry) -> u64 {
+    if entry.is_dir { 0 } else { entry.size }
+}
+
+/// Natural order: runs of ASCII digits compare as numbers (`2` < `10`, any length, no
+/// overflow), everything else char by char, ignoring case. `Equal` can hold for different
+/// names (`a` and `A`, `01` and `1`); the caller breaks the tie.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let (mut i, mut j) = (0, 0);
+    while let (Some(x), Some(y)) = (a[i..].chars().next(), b[j..].chars().next()) {
+        if x.is_ascii_digit() && y.is_ascii_digit() {
+            let end_a = i + digits(&a[i..]);
+            let end_b = j + digits(&b[j..]);
+            let (n, m) = (
+                a[i..end_a].trim_start_matches('0'),
+                b[j..end_b].trim_start_matches('0'),
+            );
+            // Without leading zeros, a longer run is a larger number.
+            let order = n.len().cmp(&m.len()).then_with(|| n.cmp(m));
+            if order != Ordering::Equal {
+                return order;
+            }
+            (i, j) = (end_a, end_b);
+        } else {
+            let order = fold(x).cmp(&fold(y));
+            if order != Ordering::Equal {
+                return order;
+            }
+            (i, j) = (i + x.len_utf8(), j + y.len_utf8());
+        }
+    }
+    (i < a.len()).cmp(&(j < b.len()))
+}
+
+fn digits(text: &str) -> usize {
+    text.bytes().take_while(u8::is_ascii_digit).count()
+}
+
+/// A char without its case; the first char of its lowercase form is enough to put `É` beside
+/// `é`.
+fn fold(c: char) -> char {
+    c.to_lowercase().next().unwrap_or(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut names: Vec<&str> = names.to_vec();
+        names.sort_by(|a, b| natural_cmp(a, b).then_with(|| a.cmp(b)));
+        names.into_iter().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn numbers_compare_by_value() {
+        assert_eq!(
+            sorted(&["file10", "file2", "file1", "file02", "file100"]),
+            ["file1", "file02", "file2", "file10", "file100"]
+        );
+        assert_eq!(
+            sorted(&["a10b2", "a10b10", "a9"]),
+            ["a9", "a10b2", "a10b10"]
+        );
+        // Longer than any integer type.
+        let big = "x123456789012345678901234567890";
+        let bigger = "x223456789012345678901234567890";
+        assert_eq!(natural_cmp(big, bigger), Ordering::Less);
+        assert_eq!(natural_cmp("x9", big), Ordering::Less);
+    }
+
+    #[test]
+    fn case_is_ignored_and_ties_are_deterministic() {
+        assert_eq!(sorted(&["b", "a", "B", "A"]), ["A", "a", "B", "b"]);
+        assert_eq!(natural_cmp("Café", "cafÉ"), Ordering::Equal);
+        assert_eq!(natural_cmp("abc", "ABD"), Ordering::Less);
+    }
+
+    #[test]
+    fn prefixes_come_first() {
+        assert_eq!(natural_cmp("a", "ab"), Ordering::Less);
+        assert_eq!(natural_cmp("ab", "a"), Ordering::Greater);
+        assert_eq!(natural_cmp("", ""), Ordering::Equal);
+        assert_eq!(natural_cmp("1", "1a"), Ordering::Less);
+    }
+
+    #[test]
+    fn queries() {
+        assert_eq!(Order::from_query(None), Order::DEFAULT);
+        assert_eq!(
+            Order::from_query(Some("sort=bogus&order=up")),
+            Order::DEFAULT
+        );
+        let size_desc = Order {
+            column: Column::Size,
+            descending: true,
+        };
+        assert_eq!(Order::from_query(Some("sort=size&order=desc")), size_desc);
+        assert_eq!(size_desc.query(), "?sort=size&order=desc");
+        assert_eq!(
+            Order::from_query(Some("order=asc&sort=date&x=1")).column,
+            Column::Date
+        );
+    }
+}
