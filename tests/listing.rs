@@ -450,12 +450,10 @@ fn rows_show_human_sizes_and_utc_dates() {
     let cells: Vec<_> = row.select(&Selector::parse("td").unwrap()).collect();
     assert_eq!(cells[1].text().collect::<String>(), "2.0 KiB");
     assert_eq!(cells[1].attr("title"), Some("2000"));
-    let time = cells[2]
-        .select(&Selector::parse("time").unwrap())
-        .next()
-        .unwrap();
-    assert_eq!(time.attr("datetime"), Some("2026-12-01T23:04:05Z"));
-    assert_eq!(time.text().collect::<String>(), "2026-12-01 23:04");
+    assert_eq!(
+        cells[2].text().collect::<String>().trim(),
+        "2026-12-01 23:04"
+    );
 }
 
 #[test]
@@ -509,7 +507,8 @@ fn listing_is_never_stale() {
 fn five_thousand_files_stay_small() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..5000 {
-        let path = dir.path().join(format!("file-{i:05}.txt"));
+        // As long as a camera's names: 23 characters.
+        let path = dir.path().join(format!("IMG_20241201_{i:06}.jpg"));
         std::fs::write(path, vec![b'x'; (i * 37) % 5000]).unwrap();
     }
     let server = Server::start(&["--listing", "--compress", &dir.path().to_string_lossy()]);

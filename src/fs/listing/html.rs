@@ -1,7 +1,7 @@
 //! The listing page: one static HTML document that needs no script. Styles sit once in the
 //! head and rows carry as little markup as they can (optional end tags left out, no classes):
-//! about 100 bytes plus the name twice, so 5,000 entries with 14-character names are 673 KB
-//! before compression.
+//! about 60 bytes plus the name twice, so 5,000 entries with 23-character names
+//! (`IMG_20241201_123456.jpg`) are about 540 KB before compression.
 //!
 //! Text is HTML-escaped; links come from `href.rs`; the column headings link to the other
 //! orders (`sort.rs`).
@@ -158,16 +158,10 @@ fn row(page: &mut String, entry: &Entry) {
     } else {
         let _ = write!(page, "<td title={}>{}", entry.size, human_size(entry.size));
     }
+    // Minutes, in UTC: a `<time datetime>` with the seconds would add 44 bytes to every row.
     match entry.modified.and_then(utc) {
         Some(time) => {
-            let _ = writeln!(
-                page,
-                "<td><time datetime={}T{}Z>{} {}</time>",
-                time.date,
-                time.seconds,
-                time.date,
-                &time.seconds[..5]
-            );
+            let _ = writeln!(page, "<td>{} {}", time.date, &time.seconds[..5]);
         }
         None => page.push_str("<td>\n"),
     }
