@@ -11,11 +11,14 @@
 //! - Bounds: entries up to [`MAX_BODY`] bytes each, at most [`MAX_ENTRIES`] entries and
 //!   `--file-cache-bytes` in all per worker; the oldest entries are evicted first.
 
+use std::cell::{Cell, RefCell, RefMut};
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tracing::warn;
 
 use crate::fs::etag::Version;
 use crate::http::{Body, Method, Request, Response, Status};
@@ -50,7 +53,7 @@ pub struct Entry {
     body: CachedBody,
     version: Option<Version>,
     /// When the entry was last known fresh, on `clock::monotonic_ms`.
-    checked_ms: AtomicU64,
+    checked_ms: Cell<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,7 +104,7 @@ impl Entry {
 type Key = (Box<[u8]>, u16);
 
 /// The entries for one target, one per content-coding ranking (see `encoding::Accepted::variant`).
-type Variants = Vec<(u16, Arc<Entry>)>;
+type Variants = Vec<(u16, Rc<Entry>)>;
 
 #[derive(Debug, Default)]
 struct Entries {
@@ -111,9 +114,10 @@ struct Entries {
     count: usize,
 }
 
+/// The worker's cache; it belongs to the worker's one thread.
 #[derive(Debug)]
 pub struct ResponseCache {
-    entries: Mutex<Entries>,
+    entries: RefCell<Entries>,
     max_bytes: usize,
 }
 
@@ -121,14 +125,14 @@ pub struct ResponseCache {
 pub enum Lookup {
     Fresh(Response),
     /// Present but due for revalidation.
-    Stale(Arc<Entry>),
+    Stale(Rc<Entry>),
     Miss,
 }
 
 impl ResponseCache {
     pub fn new(max_bytes: usize) -> ResponseCache {
         ResponseCache {
-            entries: Mutex::new(Entries::default()),
+            entries: RefCell::new(Entries::default()),
             max_bytes,
         }
     }
@@ -150,7 +154,7 @@ impl ResponseCache {
 
     pub fn lookup(&self, target: &[u8], variant: u16) -> Lookup {
         let entry = {
-            let entries = self.lock();
+            let entries = self.entries_mut();
             let Some(variants) = entries.map.get(target) else {
                 return Lookup::Miss;
             };
@@ -159,9 +163,7 @@ impl ResponseCache {
             };
             entry.clone()
         };
-        if self
-            .now_ms()
-            .saturating_sub(entry.checked_ms.load(Ordering::Relaxed))
+        if self.now_ms().saturating_sub(entry.checked_ms.get())
             < REVALIDATE_AFTER.as_millis() as u64
         {
             Lookup::Fresh(entry.response())
@@ -181,7 +183,7 @@ impl ResponseCache {
         response: Response,
     ) -> Response {
         if entry.matches(&response) {
-            entry.checked_ms.store(self.now_ms(), Ordering::Relaxed);
+            entry.checked_ms.set(self.now_ms());
             return entry.response();
         }
         self.store(target, variant, response)
@@ -193,7 +195,7 @@ impl ResponseCache {
             self.remove(target, variant);
             return response;
         };
-        let entry = Arc::new(entry);
+        let entry = Rc::new(entry);
         let answer = entry.response();
         self.insert(target, variant, entry);
         answer
@@ -209,7 +211,12 @@ impl ResponseCache {
             (Body::Static(bytes), _) => CachedBody::Static(bytes),
             (Body::File { file, offset, len }, Some(_)) if *len <= MAX_BODY => {
                 let mut bytes = vec![0u8; *len as usize];
-                file.read_exact_at(&mut bytes, *offset).ok()?;
+                // Not cached, and sent from the file as it is: the response's own read will
+                // meet the same fault and close the connection if it cannot keep its length.
+                if let Err(e) = file.read_exact_at(&mut bytes, *offset) {
+                    warn!("cannot read a file into the response cache: {e}");
+                    return None;
+                }
                 CachedBody::Shared(bytes.into())
             }
             (Body::Shared { bytes, offset, len }, Some(_)) if *len as u64 <= MAX_BODY => {
@@ -227,23 +234,22 @@ impl ResponseCache {
             head_prefix,
             body,
             version: response.version,
-            checked_ms: AtomicU64::new(self.now_ms()),
+            checked_ms: Cell::new(self.now_ms()),
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Borrowed for one lookup, insertion or removal at a time, never across a call out.
+    fn entries_mut(&self) -> RefMut<'_, Entries> {
+        self.entries.borrow_mut()
     }
 
-    fn insert(&self, target: &[u8], variant: u16, entry: Arc<Entry>) {
+    fn insert(&self, target: &[u8], variant: u16, entry: Rc<Entry>) {
         let cost = entry.cost() + target.len();
         if cost > self.max_bytes {
             return;
         }
         self.remove(target, variant);
-        let mut entries = self.lock();
+        let mut entries = self.entries_mut();
         while (entries.bytes + cost > self.max_bytes || entries.count >= MAX_ENTRIES)
             && let Some((old_target, old_variant)) = entries.order.pop_front()
         {
@@ -275,7 +281,7 @@ impl ResponseCache {
     }
 
     fn remove(&self, target: &[u8], variant: u16) {
-        remove_locked(&mut self.lock(), target, variant);
+        remove_locked(&mut self.entries_mut(), target, variant);
     }
 }
 

@@ -1,11 +1,14 @@
 //! On-the-fly compression (`--compress`): brotli, zstd or gzip of compressible files, computed
 //! once per file version and encoding, and kept in a per-worker cache with a memory bound.
 
+use std::cell::{RefCell, RefMut};
 use std::collections::{HashMap, VecDeque};
 use std::fs::{File, Metadata};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use tracing::warn;
 
 use crate::fs::encoding::Coding;
 use crate::fs::etag::{self, Version};
@@ -52,9 +55,10 @@ struct Cache {
     bytes: usize,
 }
 
+/// The worker's compressed copies; it belongs to the worker's one thread.
 #[derive(Debug)]
 pub struct CompressCache {
-    cache: Mutex<Cache>,
+    cache: RefCell<Cache>,
     max_bytes: usize,
 }
 
@@ -66,7 +70,7 @@ impl CompressCache {
             bytes: 0,
         };
         CompressCache {
-            cache: Mutex::new(cache),
+            cache: RefCell::new(cache),
             max_bytes,
         }
     }
@@ -78,12 +82,22 @@ impl CompressCache {
             return None;
         }
         let key = (Version::of(meta), coding);
-        if let Some(entry) = self.lock().entries.get(&key) {
+        if let Some(entry) = self.cache().entries.get(&key) {
             return entry.clone();
         }
         let mut original = vec![0u8; meta.len() as usize];
-        file.read_exact_at(&mut original, 0).ok()?;
-        let encoded = compress(&original, coding).ok()?;
+        // On failure the file is sent as it is, and compressing is tried again next time.
+        if let Err(e) = file.read_exact_at(&mut original, 0) {
+            warn!("cannot read a file to compress it: {e}");
+            return None;
+        }
+        let encoded = match compress(&original, coding) {
+            Ok(encoded) => encoded,
+            Err(e) => {
+                warn!("cannot compress a file with {}: {e}", coding.token());
+                return None;
+            }
+        };
         let entry = (encoded.len() < original.len()).then(|| {
             let etag = etag::hash_bytes(&encoded).into();
             Arc::new(Compressed {
@@ -95,10 +109,9 @@ impl CompressCache {
         entry
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Borrowed for one statement or one insertion at a time, never across a call out.
+    fn cache(&self) -> RefMut<'_, Cache> {
+        self.cache.borrow_mut()
     }
 
     fn insert(&self, key: (Version, Coding), entry: Option<Arc<Compressed>>) {
@@ -106,7 +119,7 @@ impl CompressCache {
         if size > self.max_bytes {
             return;
         }
-        let mut cache = self.lock();
+        let mut cache = self.cache();
         while cache.bytes + size > self.max_bytes
             && let Some(oldest) = cache.order.pop_front()
         {
@@ -174,7 +187,7 @@ mod tests {
             let file = File::open(&path).unwrap();
             let meta = file.metadata().unwrap();
             assert!(cache.get(&file, &meta, Coding::Gzip).is_some());
-            assert!(cache.lock().bytes <= 4000);
+            assert!(cache.cache().bytes <= 4000);
         }
     }
 }

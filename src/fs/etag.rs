@@ -8,12 +8,15 @@
 //! that is done their responses carry Last-Modified alone. So no request ever waits for more
 //! than a small file's hash.
 
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::sync::mpsc::{self, Sender};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+
+use tracing::warn;
 
 /// Files up to this size are hashed in the request that first needs the tag: about a
 /// millisecond at BLAKE3's speed.
@@ -51,72 +54,109 @@ enum Entry {
     Pending,
 }
 
-/// A worker's ETag cache.
+/// A worker's ETag cache. It belongs to the worker's thread; the background hasher owns
+/// nothing of it and talks through two channels: files to hash in, tags out.
 #[derive(Debug, Default)]
 pub struct Etags {
-    entries: Arc<Mutex<HashMap<Version, Entry>>>,
+    entries: RefCell<HashMap<Version, Entry>>,
     /// The background hasher, started on first need.
-    hasher: OnceLock<Mutex<Sender<(Version, File)>>>,
+    hasher: OnceCell<Hasher>,
+}
+
+#[derive(Debug)]
+struct Hasher {
+    jobs: Sender<(Version, File)>,
+    done: Receiver<(Version, io::Result<String>)>,
 }
 
 impl Etags {
     /// The ETag of `file`, if known or cheap to know now.
     pub fn get(&self, file: &File, meta: &Metadata) -> Option<Arc<str>> {
         let version = Version::of(meta);
-        match lock(&self.entries).get(&version) {
-            Some(Entry::Ready(tag)) => return Some(tag.clone()),
-            Some(Entry::Pending) => return None,
+        // Cloned out, so the borrow ends before `collect` or `insert` borrows again.
+        let known = self.entries.borrow().get(&version).cloned();
+        match known {
+            Some(Entry::Ready(tag)) => return Some(tag),
+            Some(Entry::Pending) => return self.collect(version),
             None => {}
         }
         if meta.size() <= INLINE_HASH_MAX {
-            let tag: Arc<str> = hash_file(file, meta.size()).ok()?.into();
-            insert(&self.entries, version, Entry::Ready(tag.clone()));
+            let tag: Arc<str> = match hash_file(file, meta.size()) {
+                Ok(tag) => tag.into(),
+                Err(e) => {
+                    // Served without an ETag (Last-Modified still validates); hashed again
+                    // on the next request.
+                    warn!("cannot hash a file for its ETag: {e}");
+                    return None;
+                }
+            };
+            self.insert(version, Entry::Ready(tag.clone()));
             return Some(tag);
         }
-        let copy = file.try_clone().ok()?;
-        insert(&self.entries, version, Entry::Pending);
-        let sender = self
-            .hasher
-            .get_or_init(|| Mutex::new(spawn_hasher(self.entries.clone())));
-        if lock(sender).send((version, copy)).is_err() {
-            lock(&self.entries).remove(&version);
+        let copy = match file.try_clone() {
+            Ok(copy) => copy,
+            Err(e) => {
+                warn!("cannot hand a file to the ETag hasher: {e}");
+                return None;
+            }
+        };
+        let hasher = self.hasher.get_or_init(spawn_hasher);
+        if hasher.jobs.send((version, copy)).is_ok() {
+            self.insert(version, Entry::Pending);
         }
         None
     }
+
+    /// Takes in the tags the hasher has finished, and answers for `version`. Runs only while
+    /// some tag is pending, so the common path never touches the channel.
+    fn collect(&self, version: Version) -> Option<Arc<str>> {
+        let hasher = self.hasher.get()?;
+        while let Ok((done, result)) = hasher.done.try_recv() {
+            match result {
+                Ok(tag) => self.insert(done, Entry::Ready(tag.into())),
+                Err(e) => {
+                    warn!("cannot hash a file for its ETag: {e}");
+                    self.entries.borrow_mut().remove(&done);
+                }
+            }
+        }
+        let entries = self.entries.borrow();
+        match entries.get(&version) {
+            Some(Entry::Ready(tag)) => Some(tag.clone()),
+            _ => None,
+        }
+    }
+
+    fn insert(&self, version: Version, entry: Entry) {
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(version, entry);
+    }
 }
 
-fn spawn_hasher(entries: Arc<Mutex<HashMap<Version, Entry>>>) -> Sender<(Version, File)> {
-    let (sender, jobs) = mpsc::channel::<(Version, File)>();
+/// Starts the worker's hasher thread. If it cannot start, the job channel is closed at once:
+/// large files are then served without an ETag, and nothing waits.
+fn spawn_hasher() -> Hasher {
+    let (jobs, incoming) = mpsc::channel::<(Version, File)>();
+    let (finished, done) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("etag-hasher".into())
         .spawn(move || {
-            for (version, file) in jobs {
-                match hash_file(&file, version.size) {
-                    Ok(tag) => insert(&entries, version, Entry::Ready(tag.into())),
-                    Err(_) => {
-                        lock(&entries).remove(&version);
-                    }
+            for (version, file) in incoming {
+                if finished
+                    .send((version, hash_file(&file, version.size)))
+                    .is_err()
+                {
+                    return;
                 }
             }
         });
     if let Err(e) = spawned {
         tracing::error!("cannot start the ETag hasher thread: {e}");
     }
-    sender
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn insert(entries: &Mutex<HashMap<Version, Entry>>, version: Version, entry: Entry) {
-    let mut entries = lock(entries);
-    if entries.len() >= MAX_ENTRIES {
-        entries.clear();
-    }
-    entries.insert(version, entry);
+    Hasher { jobs, done }
 }
 
 /// The ETag for `len` bytes of `file`, read with pread (the file's offset is shared with any
