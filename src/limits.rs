@@ -59,9 +59,15 @@ pub const LINGER_TIMEOUT: Duration = Duration::from_secs(2);
 /// Most bytes read and dropped during a lingering close.
 pub const LINGER_MAX_BYTES: usize = 64 * 1024;
 
-/// Files up to this size are read into the response buffer and sent with the head in one write;
-/// larger ones go out with sendfile, never through user-space memory.
-pub const INLINE_FILE_MAX: u64 = 32 * 1024;
+/// Response bodies up to this size are copied into the connection's output buffer after their
+/// head, from a file (pread) or from memory, so a response (and a pipelined batch of them) leaves
+/// in one write. Larger ones are sent from where they are: sendfile from a file, writev from
+/// memory, never copied. Copying 32 KiB costs less than the extra system call it saves.
+pub const INLINE_BODY_MAX: u64 = 32 * 1024;
+
+/// Largest body the response cache keeps per entry. Above it a file goes out with sendfile,
+/// which needs no copy in memory; up to it, a cache hit saves the open, fstat and read.
+pub const CACHED_BODY_MAX: u64 = 64 * 1024;
 
 /// Most bytes of response waiting in a connection's output buffer before it is flushed, so a
 /// long pipeline of requests cannot grow it without bound.

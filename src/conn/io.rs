@@ -15,14 +15,10 @@ use crate::conn::Shared;
 use crate::conn::buffers;
 use crate::conn::deadlines::{Deadlines, Wait};
 use crate::http::response::{Body, Segment, Source};
-use crate::limits::{INLINE_FILE_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT, OUTPUT_FLUSH_BYTES};
+use crate::limits::{INLINE_BODY_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT, OUTPUT_FLUSH_BYTES};
 
 /// Most bytes asked of the kernel per read.
 pub const READ_CHUNK: usize = 16 * 1024;
-
-/// In-memory bodies up to this size are copied after their head (pipelined responses then
-/// leave in one write); larger ones are written from where they are, with writev.
-const COPY_MAX: usize = 16 * 1024;
 
 /// Largest single sendfile call; the kernel caps one call near 2 GiB anyway.
 const SENDFILE_CHUNK: u64 = 1 << 30;
@@ -163,10 +159,10 @@ impl<'a> Writer<'a> {
 /// with sendfile after `output` is flushed.
 pub async fn append_body(writer: &Writer<'_>, output: &mut Vec<u8>, body: Body) -> io::Result<()> {
     match body {
-        Body::File { file, offset, len } if len > INLINE_FILE_MAX => {
+        Body::File { file, offset, len } if len > INLINE_BODY_MAX => {
             append_file_range(writer, output, &file, offset, len).await?;
         }
-        Body::Shared { bytes, offset, len } if len > COPY_MAX => {
+        Body::Shared { bytes, offset, len } if len as u64 > INLINE_BODY_MAX => {
             // Boxed, here and below: rare, large states would otherwise size every connection's
             // future, idle ones included.
             Box::pin(write_all_vectored(
@@ -201,8 +197,8 @@ pub async fn append_body(writer: &Writer<'_>, output: &mut Vec<u8>, body: Body) 
 pub fn fits_inline(body: &Body) -> bool {
     match body {
         Body::Empty | Body::Static(_) | Body::Bytes(_) => true,
-        Body::Shared { len, .. } => *len <= COPY_MAX,
-        Body::File { len, .. } => *len <= INLINE_FILE_MAX,
+        Body::Shared { len, .. } => *len as u64 <= INLINE_BODY_MAX,
+        Body::File { len, .. } => *len <= INLINE_BODY_MAX,
         Body::Multipart { .. } => false,
     }
 }
@@ -270,7 +266,7 @@ async fn append_file_range(
     offset: u64,
     len: u64,
 ) -> io::Result<()> {
-    if len <= INLINE_FILE_MAX {
+    if len <= INLINE_BODY_MAX {
         return read_file_range(output, file, offset, len);
     }
     writer.write_all(output).await?;

@@ -8,7 +8,7 @@
 //! - Freshness: an entry is trusted for [`REVALIDATE_AFTER`]; after that the next request runs
 //!   the full pipeline again (one open and fstat) and the entry is kept if the file version is
 //!   unchanged, replaced if not. An edited file is served fresh within a second.
-//! - Bounds: entries up to [`MAX_BODY`] bytes each, at most [`MAX_ENTRIES`] entries and
+//! - Bounds: bodies up to `limits::CACHED_BODY_MAX` bytes each, at most [`MAX_ENTRIES`] entries and
 //!   `--file-cache-bytes` in all per worker; the oldest entries are evicted first.
 
 use std::cell::{Cell, RefCell, RefMut};
@@ -22,12 +22,10 @@ use tracing::warn;
 
 use crate::fs::etag::Version;
 use crate::http::{Body, Method, Request, Response, Status};
+use crate::limits::CACHED_BODY_MAX;
 
 /// How long an entry is served without looking at the file again.
 pub const REVALIDATE_AFTER: Duration = Duration::from_secs(1);
-
-/// Largest body kept; larger files go out with sendfile, which needs no cache.
-pub const MAX_BODY: u64 = 64 * 1024;
 
 /// Most entries per worker: bounds memory for the many small 404s a scanner causes.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -209,7 +207,7 @@ impl ResponseCache {
         // are safe that way.
         let body = match (&response.body, response.version) {
             (Body::Static(bytes), _) => CachedBody::Static(bytes),
-            (Body::File { file, offset, len }, Some(_)) if *len <= MAX_BODY => {
+            (Body::File { file, offset, len }, Some(_)) if *len <= CACHED_BODY_MAX => {
                 let mut bytes = vec![0u8; *len as usize];
                 // Not cached, and sent from the file as it is: the response's own read will
                 // meet the same fault and close the connection if it cannot keep its length.
@@ -219,7 +217,7 @@ impl ResponseCache {
                 }
                 CachedBody::Shared(bytes.into())
             }
-            (Body::Shared { bytes, offset, len }, Some(_)) if *len as u64 <= MAX_BODY => {
+            (Body::Shared { bytes, offset, len }, Some(_)) if *len as u64 <= CACHED_BODY_MAX => {
                 CachedBody::Shared(bytes[*offset..offset + len].into())
             }
             _ => return None,
