@@ -1,0 +1,68 @@
+//! On-disk fixtures: a site tree whose every edge case is a real file, and deterministic bytes.
+
+use std::path::{Path, PathBuf};
+
+/// A site tree for tests, inside a temporary folder that also holds a secret *beside* the root:
+///
+/// ```text
+/// tmp/secret.txt            never to be served
+/// tmp/outside/              a directory outside the root
+/// tmp/root/index.html, hello.txt, empty.txt, data.bin (200 KiB), page.html
+///         sub/index.html    nodir/<script>.txt, nodir/a b.txt, nodir/.hidden
+///         .env, .git/config, .well-known/acme.txt
+///         link-in.txt -> hello.txt          link-out.txt -> ../secret.txt
+///         link-abs-in.txt -> /abs/root/hello.txt   link-dir-out -> ../outside
+/// ```
+pub struct Site {
+    pub dir: tempfile::TempDir,
+}
+
+pub const SECRET: &str = "TOP-SECRET-do-not-serve";
+
+impl Site {
+    pub fn new() -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path();
+        let root = base.join("root");
+        std::fs::create_dir_all(root.join("sub")).unwrap();
+        std::fs::create_dir_all(root.join("nodir")).unwrap();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        std::fs::create_dir_all(root.join(".well-known")).unwrap();
+        std::fs::create_dir_all(base.join("outside")).unwrap();
+        std::fs::write(base.join("secret.txt"), SECRET).unwrap();
+        std::fs::write(base.join("outside/secret.txt"), SECRET).unwrap();
+        std::fs::write(root.join("index.html"), "<h1>home</h1>\n").unwrap();
+        std::fs::write(root.join("hello.txt"), "hello, world\n").unwrap();
+        std::fs::write(root.join("page.html"), "<p>page</p>\n").unwrap();
+        std::fs::write(root.join("empty.txt"), "").unwrap();
+        std::fs::write(root.join("data.bin"), pattern(200 * 1024)).unwrap();
+        std::fs::write(root.join("sub/index.html"), "<h1>sub</h1>\n").unwrap();
+        std::fs::write(root.join("nodir/<script>.txt"), "x").unwrap();
+        std::fs::write(root.join("nodir/a b.txt"), "y").unwrap();
+        std::fs::write(root.join("nodir/.hidden"), "z").unwrap();
+        std::fs::write(root.join(".env"), SECRET).unwrap();
+        std::fs::write(root.join(".git/config"), SECRET).unwrap();
+        std::fs::write(root.join(".well-known/acme.txt"), "token").unwrap();
+        let link = |target: &Path, name: &str| {
+            std::os::unix::fs::symlink(target, root.join(name)).unwrap()
+        };
+        link(Path::new("hello.txt"), "link-in.txt");
+        link(Path::new("../secret.txt"), "link-out.txt");
+        link(&root.join("hello.txt"), "link-abs-in.txt");
+        link(Path::new("../outside"), "link-dir-out");
+        Site { dir }
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    pub fn root_arg(&self) -> String {
+        self.root().to_string_lossy().into_owned()
+    }
+}
+
+/// Deterministic bytes that make an offset error visible.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
