@@ -21,7 +21,9 @@ pub struct Target<'a> {
 }
 
 /// Splits an origin-form (`/a?b`) or absolute-form (`http://host/a?b`) target. The authority of
-/// an absolute-form target is not used: every request is for the one site this server serves.
+/// an absolute-form target was checked while parsing (`http::target`) and is what
+/// `Request::authority` returns; here it is only skipped. Percent-encodings in the path were
+/// checked there too, so `resolve` never meets a stray `%` from a real request.
 pub fn split_target(target: &str) -> Result<Target<'_>, Status> {
     let after_authority = if target.starts_with('/') {
         target

@@ -1,13 +1,16 @@
 //! One request head from the front of a byte buffer (RFC 9112 §2-§3, §6), validated strictly.
 //!
-//! `httparse` does the tokenizing; this module adds the rules it leaves to the caller: Host,
-//! Content-Length and Transfer-Encoding framing, connection persistence, and the limits. Anything
+//! `httparse` does the tokenizing; this module adds the rules it leaves to the caller: the target
+//! and Host (`target.rs`), Content-Length and Transfer-Encoding framing, connection persistence,
+//! and the limits. Anything
 //! ambiguous is rejected rather than guessed at, because a guess that differs from a proxy's in
 //! front of us is how request smuggling works (RFC 9112 §11.2).
 
 use std::mem::MaybeUninit;
 
 use httparse::Header;
+
+use crate::http::target;
 
 /// Why a request could not be read. Each kind maps to exactly one status in `error.rs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,11 +89,14 @@ pub struct Request<'b, 'h> {
     pub keep_alive: bool,
     /// `Expect: 100-continue` was sent.
     pub expect_continue: bool,
+    /// See [`Request::authority`].
+    authority: Option<&'b str>,
 }
 
 impl<'b> Request<'b, '_> {
     /// The value of the single field `name`, or `None` if absent. When a field appears more
-    /// than once, the first wins; the fields that matter for framing are checked for
+    /// than once, the first wins: use it only for fields that hold one value, and
+    /// [`Request::header_lines`] for lists. The fields that matter for framing are checked for
     /// duplicates during parsing.
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
         self.headers
@@ -102,6 +108,32 @@ impl<'b> Request<'b, '_> {
     /// The value of `name` as text, if present and valid UTF-8.
     pub fn header_str(&self, name: &str) -> Option<&'b str> {
         self.header(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The value of every field line named `name`, in order. RFC 9110 §5.3: several lines of a
+    /// list field are one list, as if joined with commas, so a list must be read from all of
+    /// them; a proxy may split one line in two or merge two in one.
+    pub fn header_lines<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'b [u8]> + 's {
+        self.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+
+    /// [`Request::header_lines`] as text; a line that is not valid UTF-8 is left out.
+    pub fn header_lines_str<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'b str> + 's {
+        self.header_lines(name)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The authority the request is for: the absolute-form target's if it has one, else the
+    /// `Host` field's (RFC 9112 §3.2.2: an origin server ignores Host when the target has an
+    /// authority). `None` when neither names one (HTTP/1.0 without Host, or an empty Host).
+    /// Both were checked to be `uri-host [ ":" port ]`. Choosing a site by name must use this,
+    /// never the Host field alone, or a request could be served from another site than the one
+    /// a proxy in front of us checked it against.
+    pub fn authority(&self) -> Option<&'b str> {
+        self.authority
     }
 }
 
@@ -159,8 +191,13 @@ pub fn parse<'b, 'h>(
     } else {
         Version::Http11
     };
+    let target_authority = target::check(target).map_err(ParseError::Malformed)?;
     let headers: &'h [Header<'b>] = raw.headers;
     let fields = read_fields(headers, version, limits)?;
+    let host = fields
+        .host
+        .filter(|host| !host.is_empty())
+        .and_then(|host| std::str::from_utf8(host).ok());
 
     let keep_alive = match version {
         Version::Http11 => !fields.connection_close,
@@ -175,6 +212,7 @@ pub fn parse<'b, 'h>(
         framing: fields.framing,
         keep_alive,
         expect_continue: fields.expect_continue,
+        authority: target_authority.or(host),
     };
     Ok(Some((request, head_len)))
 }
@@ -229,23 +267,26 @@ fn check_line_endings(head: &[u8]) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// What the header fields say about framing and persistence.
-struct Fields {
+/// What the header fields say about framing, persistence and the authority.
+struct Fields<'b> {
+    /// The one Host field's value, already checked.
+    host: Option<&'b [u8]>,
     framing: Framing,
     connection_close: bool,
     connection_keep_alive: bool,
     expect_continue: bool,
 }
 
-fn read_fields(
-    headers: &[Header<'_>],
+fn read_fields<'b>(
+    headers: &[Header<'b>],
     version: Version,
     limits: &HeadLimits,
-) -> Result<Fields, ParseError> {
+) -> Result<Fields<'b>, ParseError> {
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding = TransferEncoding::default();
     let mut fields = Fields {
+        host: None,
         framing: Framing::None,
         connection_close: false,
         connection_keep_alive: false,
@@ -259,9 +300,12 @@ fn read_fields(
         let value = header.value;
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
-            if !is_valid_host(value) {
+            // RFC 9112 §3.2: an invalid Host is 400 even when an absolute-form target makes
+            // its value irrelevant.
+            if !target::is_valid_host(value) {
                 return Err(ParseError::Malformed("invalid Host"));
             }
+            fields.host = Some(value);
         } else if name.eq_ignore_ascii_case("content-length") {
             // RFC 9110 §8.6 allows merging identical repeated values; rejecting them is
             // stricter and removes one more way for two parsers to disagree.
@@ -392,46 +436,6 @@ pub fn trim(value: &[u8]) -> &[u8] {
     value.trim_ascii()
 }
 
-/// Host = uri-host [ ":" port ] (RFC 9110 §7.2). Empty is allowed (RFC 9112 §3.2); whitespace,
-/// slashes, `@` and anything outside the URI character set are not.
-fn is_valid_host(value: &[u8]) -> bool {
-    value.iter().all(|&b| HOST_BYTES[usize::from(b)])
-}
-
-/// The bytes of a `uri-host [ ":" port ]` (RFC 3986 §3.2.2: reg-name, IP literals with their
-/// brackets, percent-encodings), as a table: checked for every request, one load per byte.
-const HOST_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'.' | b'-'
-                    | b'_'
-                    | b'~'
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            );
-        byte += 1;
-    }
-    table
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,6 +520,15 @@ mod tests {
             b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+            b"GET / HTTP/1.0\r\nHost: a:b\r\n\r\n",
+            b"GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n",
+            b"GET /a#b HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n",
         ];
         for case in cases {
             assert!(
@@ -524,6 +537,41 @@ mod tests {
                 String::from_utf8_lossy(case)
             );
         }
+    }
+
+    fn authority_of(buf: &[u8]) -> Option<String> {
+        let mut slots = header_slots();
+        let (request, _) = parse(buf, &mut slots, &LIMITS).unwrap().unwrap();
+        request.authority().map(str::to_owned)
+    }
+
+    #[test]
+    fn authority_is_the_targets_else_the_hosts() {
+        assert_eq!(
+            authority_of(b"GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n").as_deref(),
+            Some("a.example:8080")
+        );
+        assert_eq!(
+            authority_of(b"GET http://b.example/x HTTP/1.1\r\nHost: a\r\n\r\n").as_deref(),
+            Some("b.example")
+        );
+        assert_eq!(
+            authority_of(b"GET http://[::1]:80?q HTTP/1.1\r\nHost:\r\n\r\n").as_deref(),
+            Some("[::1]:80")
+        );
+        assert_eq!(authority_of(b"GET / HTTP/1.1\r\nHost:\r\n\r\n"), None);
+        assert_eq!(authority_of(b"GET / HTTP/1.0\r\n\r\n"), None);
+    }
+
+    #[test]
+    fn list_fields_are_read_from_every_line() {
+        let buf = b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nY: 2\r\nx: 3\r\n\r\n";
+        let mut slots = header_slots();
+        let (request, _) = parse(buf, &mut slots, &LIMITS).unwrap().unwrap();
+        let lines: Vec<&str> = request.header_lines_str("x").collect();
+        assert_eq!(lines, ["1", "3"]);
+        assert_eq!(request.header_str("X"), Some("1"));
+        assert_eq!(request.header_lines("z").count(), 0);
     }
 
     #[test]
