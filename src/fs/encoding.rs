@@ -47,12 +47,19 @@ pub struct Accepted {
 /// Reads an `Accept-Encoding` value. Without the field, only identity is sent: a client that
 /// says nothing may not understand any coding.
 pub fn parse(header: Option<&str>) -> Accepted {
-    let Some(header) = header else {
+    parse_lines(header.into_iter())
+}
+
+/// Reads every `Accept-Encoding` field line as one list (RFC 9110 §5.3): `gzip` and `br` on two
+/// lines accept what `gzip, br` on one does. No line at all: only identity.
+pub fn parse_lines<'a>(lines: impl Iterator<Item = &'a str>) -> Accepted {
+    let mut lines = lines.peekable();
+    if lines.peek().is_none() {
         return Accepted::IDENTITY_ONLY;
-    };
+    }
     let mut explicit: [Option<u16>; 4] = [None; 4];
     let mut star: Option<u16> = None;
-    for element in header.split(',') {
+    for element in lines.flat_map(|line| line.split(',')) {
         let mut params = element.split(';');
         let name = params.next().unwrap_or("").trim();
         if name.is_empty() {
@@ -228,6 +235,10 @@ mod tests {
         assert_eq!(parse(Some("")).ranked(), vec![Coding::Identity]);
         // The shortcut for a missing field agrees with reading an empty one.
         assert_eq!(parse(None), parse(Some("")));
+        assert_eq!(
+            parse_lines(["br;q=0.5", "", "gzip;q=0.9, identity;q=0"].into_iter()),
+            parse(Some("br;q=0.5, gzip;q=0.9, identity;q=0"))
+        );
     }
 
     #[test]
