@@ -122,7 +122,7 @@ impl Site {
             return self.run_pipeline(request);
         }
         let target = request.target.as_bytes();
-        let variant = encoding::parse_lines(request.header_lines_str("accept-encoding")).variant();
+        let variant = encoding::parse_lines(request.header_lines("accept-encoding")).variant();
         match self.cache.lookup(target, variant) {
             Lookup::Fresh(response) => response,
             Lookup::Stale(entry) => {
@@ -292,7 +292,7 @@ impl Site {
         relative: &[u8],
         compressible: bool,
     ) -> Representation {
-        let accepted = encoding::parse_lines(request.header_lines_str("accept-encoding"));
+        let accepted = encoding::parse_lines(request.header_lines("accept-encoding"));
         for coding in accepted.ranked() {
             if coding == Coding::Identity {
                 break;
