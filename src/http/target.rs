@@ -21,7 +21,7 @@ pub type Invalid = &'static str;
 /// The authority of an absolute-form target (`http://authority/path`), which then decides what
 /// the request is for (RFC 9112 §3.2.2); `None` for any other form.
 ///
-/// Origin-form (`/a?b`, all but every request) is known by its first byte and costs nothing
+/// Origin-form (`/a?b`, nearly every request) is known by its first byte and costs nothing
 /// more. A target of another form (asterisk, authority-form, another scheme) is left to the
 /// caller: a method it does not allow is answered as such before the target matters.
 #[inline]
