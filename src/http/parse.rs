@@ -89,9 +89,6 @@ pub struct Request<'b, 'h> {
     pub keep_alive: bool,
     /// `Expect: 100-continue` was sent.
     pub expect_continue: bool,
-    /// See [`Request::authority`]; kept as bytes, and made text only when asked for, so a
-    /// request that never asks pays nothing.
-    authority: Option<&'b [u8]>,
 }
 
 impl<'b> Request<'b, '_> {
@@ -133,9 +130,15 @@ impl<'b> Request<'b, '_> {
     /// Both were checked to be `uri-host [ ":" port ]`. Choosing a site by name must use this,
     /// never the Host field alone, or a request could be served from another site than the one
     /// a proxy in front of us checked it against.
+    ///
+    /// Found again when asked for rather than kept from parsing: a request that never asks (all
+    /// of them, until sites are chosen by name) pays nothing for it.
     pub fn authority(&self) -> Option<&'b str> {
-        self.authority
-            .and_then(|authority| std::str::from_utf8(authority).ok())
+        let target: &'b str = self.target;
+        match target::absolute_authority(target) {
+            Ok(Some(authority)) => Some(authority),
+            _ => self.header_str("host").filter(|host| !host.is_empty()),
+        }
     }
 }
 
@@ -220,7 +223,8 @@ pub fn parse<'b, 'h>(
     } else {
         Version::Http11
     };
-    let target_authority = target::absolute_authority(target).map_err(ParseError::Malformed)?;
+    // RFC 9112 §3.2.2: the authority of an absolute-form target decides, so it must be valid.
+    target::absolute_authority(target).map_err(ParseError::Malformed)?;
     let headers: &'h [Header<'b>] = raw.headers;
     let fields = read_fields(headers, version, limits)?;
 
@@ -237,9 +241,6 @@ pub fn parse<'b, 'h>(
         framing: fields.framing,
         keep_alive,
         expect_continue: fields.expect_continue,
-        authority: target_authority
-            .map(str::as_bytes)
-            .or(fields.host.filter(|host| !host.is_empty())),
     };
     Ok(Some((request, head_len)))
 }
@@ -294,26 +295,23 @@ fn check_line_endings(head: &[u8]) -> Result<(), ParseError> {
     Ok(())
 }
 
-/// What the header fields say about framing, persistence and the authority.
-struct Fields<'b> {
-    /// The one Host field's value, already checked.
-    host: Option<&'b [u8]>,
+/// What the header fields say about framing and persistence.
+struct Fields {
     framing: Framing,
     connection_close: bool,
     connection_keep_alive: bool,
     expect_continue: bool,
 }
 
-fn read_fields<'b>(
-    headers: &[Header<'b>],
+fn read_fields(
+    headers: &[Header<'_>],
     version: Version,
     limits: &HeadLimits,
-) -> Result<Fields<'b>, ParseError> {
+) -> Result<Fields, ParseError> {
     let mut hosts = 0;
     let mut content_length: Option<u64> = None;
     let mut transfer_encoding = TransferEncoding::default();
     let mut fields = Fields {
-        host: None,
         framing: Framing::None,
         connection_close: false,
         connection_keep_alive: false,
@@ -332,7 +330,6 @@ fn read_fields<'b>(
             if !target::is_valid_host(value) {
                 return Err(ParseError::Malformed("invalid Host"));
             }
-            fields.host = Some(value);
         } else if name.eq_ignore_ascii_case("content-length") {
             // RFC 9110 §8.6 allows merging identical repeated values; rejecting them is
             // stricter and removes one more way for two parsers to disagree.
