@@ -84,7 +84,7 @@ pub struct Cli {
     #[arg(long, value_name = "BYTES", default_value_t = limits::MAX_HEAD_BYTES)]
     pub max_head_bytes: usize,
 
-    /// Most header fields in a request.
+    /// Most header fields in a request (at most 512).
     #[arg(long, value_name = "N", default_value_t = limits::MAX_HEADERS)]
     pub max_headers: usize,
 

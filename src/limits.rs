@@ -5,19 +5,27 @@
 
 use std::time::Duration;
 
-/// Largest request head (request line + headers + blank line) a connection buffers. 8 KiB
-/// matches nginx's `large_client_header_buffers` per line and is far above what browsers send
-/// (typically under 2 KiB, cookies included). Over it: 431, or 414 if the request line alone
-/// does not fit.
-pub const MAX_HEAD_BYTES: usize = 8 * 1024;
+/// Largest request head (request line + headers + blank line) a connection buffers. 32 KiB is
+/// nginx's default total (`large_client_header_buffers 4 8k`): browsers with large cookies and
+/// requests that passed several proxies (each adding `Via`, `X-Forwarded-*`, tracing fields)
+/// send heads of 10 to 20 KiB, and turning them away breaks real sites. The buffer only grows
+/// to this while a head needs it (`conn::io::try_read` doubles it from 2 KiB), so an idle or
+/// small-request connection costs no more than with a smaller limit. Over it: 431, or 414 if
+/// the request line alone does not fit.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 
-/// Most header fields in one request head. Browsers send 10 to 20; 100 is what the issue and
-/// most servers allow. Over it: 431.
-pub const MAX_HEADERS: usize = 100;
+/// Most header fields in one request head. Browsers send 10 to 20, but proxies add their own
+/// and nginx counts none (only bytes); 256 leaves room for any real request within
+/// `MAX_HEAD_BYTES` while still bounding the parser's work on a head of tiny fields. Over it:
+/// 431.
+pub const MAX_HEADERS: usize = 256;
 
-/// The parser's header array is on the stack; this is its fixed size and the ceiling for
-/// `--max-headers`.
-pub const MAX_HEADERS_CEILING: usize = 256;
+/// The parser's header array is on the stack of a synchronous function (`conn`'s
+/// `next_exchange`, never held across an await, so the connection's future does not carry it):
+/// this is its fixed size and the ceiling for `--max-headers`. 512 slots of 32 bytes are 16 KiB
+/// of stack, left uninitialised; room to double the default for an operator who also raises
+/// `--max-head-bytes`.
+pub const MAX_HEADERS_CEILING: usize = 512;
 
 /// Largest request body the server will read and discard to keep a connection usable. A static
 /// server has no use for bodies; 1 MiB is nginx's `client_max_body_size`. Over it: 413, close.

@@ -194,3 +194,32 @@ fn on_the_fly_copy_follows_edits() {
     }));
     assert!(decode(Some("gzip"), &second.body) == edited);
 }
+
+#[test]
+fn accept_encoding_on_several_lines_is_one_list() {
+    // RFC 9110 §5.3: two lines mean what one line with the same members means.
+    let (site, _) = site_with_siblings();
+    let server = Server::start(&[&site.root_arg()]);
+    for (one, several, expected) in [
+        (
+            "gzip, br",
+            "Accept-Encoding: gzip\r\nAccept-Encoding: br\r\n",
+            Some("br"),
+        ),
+        (
+            "br;q=0.5, gzip",
+            "Accept-Encoding: br;q=0.5\r\nX-Between: 1\r\naccept-encoding: gzip\r\n",
+            Some("gzip"),
+        ),
+        (
+            "gzip, identity;q=0, gzip;q=0",
+            "Accept-Encoding: gzip, identity;q=0\r\nAccept-Encoding: gzip;q=0\r\n",
+            None,
+        ),
+    ] {
+        let response = fetch(&server, "/app.js", one);
+        assert_eq!(response.header("content-encoding"), expected, "{one}");
+        let response = support::get_with(server.addr(), "/app.js", several);
+        assert_eq!(response.header("content-encoding"), expected, "{several}");
+    }
+}

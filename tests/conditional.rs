@@ -226,3 +226,120 @@ fn large_file_etag_is_computed_off_the_request_path() {
     };
     assert_eq!(etag.unwrap(), expected);
 }
+
+#[test]
+fn if_none_match_on_several_lines_is_one_list() {
+    // RFC 9110 §5.3: several field lines are one list, as if joined with commas.
+    let site = Site::new();
+    let server = Server::start(&[&site.root_arg()]);
+    let etag = request(&server, "/hello.txt", "")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let matching = [
+        (
+            format!("If-None-Match: \"a\", {etag}\r\n"),
+            format!("If-None-Match: \"a\"\r\nIf-None-Match: {etag}\r\n"),
+        ),
+        (
+            format!("If-None-Match: {etag}, \"a\"\r\n"),
+            format!("If-None-Match: {etag}\r\nIf-None-Match: \"a\"\r\n"),
+        ),
+        (
+            format!("If-None-Match: \"a\", \"b\", W/{etag}\r\n"),
+            format!("If-None-Match: \"a\"\r\nX-Between: 1\r\nif-none-match: \"b\", W/{etag}\r\n"),
+        ),
+    ];
+    for (one, several) in &matching {
+        assert_eq!(request(&server, "/hello.txt", one).status, 304, "{one}");
+        assert_eq!(
+            request(&server, "/hello.txt", several).status,
+            304,
+            "{several}"
+        );
+    }
+    let one = "If-None-Match: \"a\", \"b\"\r\n";
+    let several = "If-None-Match: \"a\"\r\nIf-None-Match: \"b\"\r\n";
+    assert_eq!(request(&server, "/hello.txt", one).status, 200);
+    assert_eq!(request(&server, "/hello.txt", several).status, 200);
+    // A malformed member ends the list on one line or several alike.
+    let one = format!("If-None-Match: \"a\", garbage, {etag}\r\n");
+    let several = format!("If-None-Match: \"a\", garbage\r\nIf-None-Match: {etag}\r\n");
+    assert_eq!(request(&server, "/hello.txt", &one).status, 200);
+    assert_eq!(request(&server, "/hello.txt", &several).status, 200);
+}
+
+#[test]
+fn if_match_on_several_lines_is_one_list() {
+    let site = Site::new();
+    let server = Server::start(&[&site.root_arg()]);
+    let etag = request(&server, "/hello.txt", "")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let one = format!("If-Match: \"a\", {etag}\r\n");
+    let several = format!("If-Match: \"a\"\r\nIf-Match: {etag}\r\n");
+    assert_eq!(request(&server, "/hello.txt", &one).status, 200);
+    assert_eq!(request(&server, "/hello.txt", &several).status, 200);
+    let one = "If-Match: \"a\", \"b\"\r\n";
+    let several = "If-Match: \"a\"\r\nIf-Match: \"b\"\r\n";
+    assert_eq!(request(&server, "/hello.txt", one).status, 412);
+    assert_eq!(request(&server, "/hello.txt", several).status, 412);
+}
+
+#[test]
+fn invalid_or_repeated_dates_are_ignored() {
+    // RFC 9110 §13.1.3, §13.1.4: a date field that is not one valid HTTP-date is ignored, so it
+    // never gives a 304 or a 412.
+    let site = Site::new();
+    let server = Server::start(&[&site.root_arg()]);
+    let modified = request(&server, "/hello.txt", "")
+        .header("last-modified")
+        .unwrap()
+        .to_owned();
+    let past = "Thu, 01 Jan 1970 00:00:01 GMT";
+    let future = "Fri, 01 Jan 2100 00:00:00 GMT";
+    for headers in [
+        "If-Modified-Since: yesterday\r\n".to_owned(),
+        format!("If-Modified-Since: {modified}, {modified}\r\n"),
+        format!("If-Modified-Since: {modified}\r\nIf-Modified-Since: {modified}\r\n"),
+        format!("If-Modified-Since: {future}\r\nIf-Modified-Since: {past}\r\n"),
+    ] {
+        assert_eq!(
+            request(&server, "/hello.txt", &headers).status,
+            200,
+            "{headers}"
+        );
+    }
+    for headers in [
+        "If-Unmodified-Since: yesterday\r\n".to_owned(),
+        format!("If-Unmodified-Since: {past}, {past}\r\n"),
+        format!("If-Unmodified-Since: {past}\r\nIf-Unmodified-Since: {past}\r\n"),
+        format!("If-Unmodified-Since: {future}\r\nIf-Unmodified-Since: {past}\r\n"),
+    ] {
+        assert_eq!(
+            request(&server, "/hello.txt", &headers).status,
+            200,
+            "{headers}"
+        );
+    }
+}
+
+#[test]
+fn if_range_on_several_lines_sends_the_whole_file() {
+    let site = Site::new();
+    let server = Server::start(&[&site.root_arg()]);
+    let etag = request(&server, "/hello.txt", "")
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let one = format!("Range: bytes=0-4\r\nIf-Range: {etag}\r\n");
+    let response = request(&server, "/hello.txt", &one);
+    assert_eq!((response.status, response.text().as_str()), (206, "hello"));
+    let several = format!("Range: bytes=0-4\r\nIf-Range: {etag}\r\nIf-Range: {etag}\r\n");
+    let response = request(&server, "/hello.txt", &several);
+    assert_eq!(
+        (response.status, response.text().as_str()),
+        (200, "hello, world\n")
+    );
+}

@@ -88,7 +88,7 @@ fn other_http_versions_are_505() {
 fn long_request_line_is_414() {
     let site = Site::new();
     let server = Server::start(&[&site.root_arg()]);
-    let line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
+    let line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(33 * 1024));
     assert_rejected(&server, line.as_bytes(), 414);
 }
 
@@ -96,14 +96,43 @@ fn long_request_line_is_414() {
 fn large_or_crowded_head_is_431() {
     let site = Site::new();
     let server = Server::start(&[&site.root_arg()]);
+    // Just over the 32 KiB default.
     let big = format!(
         "GET / HTTP/1.1\r\nHost: a\r\nCookie: {}\r\n\r\n",
-        "c".repeat(9000)
+        "c".repeat(32 * 1024)
     );
     assert_rejected(&server, big.as_bytes(), 431);
-    let fields: String = (0..101).map(|i| format!("X-{i}: v\r\n")).collect();
+    // 257 fields with Host: one over the default of 256.
+    let fields: String = (0..256).map(|i| format!("X-{i}: v\r\n")).collect();
     let crowded = format!("GET / HTTP/1.1\r\nHost: a\r\n{fields}\r\n");
     assert_rejected(&server, crowded.as_bytes(), 431);
+}
+
+#[test]
+fn heads_real_clients_send_are_accepted() {
+    // Browsers with large cookies and requests that passed several proxies: what nginx accepts
+    // by default (32 KiB in all) is served.
+    let site = Site::new();
+    let server = Server::start(&[&site.root_arg()]);
+    let many: String = (0..200)
+        .map(|i| format!("X-Forwarded-{i}: v\r\n"))
+        .collect();
+    let response = support::get_with(server.addr(), "/hello.txt", &many);
+    assert_eq!(response.status, 200, "200 fields plus Host");
+    assert_eq!(response.text(), "hello, world\n");
+
+    let cookie = format!("Cookie: {}\r\n", "c".repeat(30 * 1024));
+    let response = support::get_with(server.addr(), "/hello.txt", &cookie);
+    assert_eq!(response.status, 200, "a 30 KiB head");
+
+    // The same large head, twice on one connection (the grown buffer is reused) and then a
+    // small request behind it.
+    let mut client = Client::connect(server.addr());
+    let head = format!("GET /hello.txt HTTP/1.1\r\nHost: t\r\n{cookie}\r\n");
+    client.send(format!("{head}{head}GET /hello.txt HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+    for _ in 0..3 {
+        assert_eq!(client.response().status, 200);
+    }
 }
 
 #[test]

@@ -16,7 +16,9 @@ use std::cell::RefCell;
 pub const INITIAL_CAPACITY: usize = 2048;
 
 /// Buffers that grew past this are freed instead of pooled: the output buffer of a pipelined
-/// batch reaches about 64 KiB before it is flushed, and is worth keeping.
+/// batch reaches about 64 KiB before it is flushed, and is worth keeping. A read buffer that
+/// held a head near the 32 KiB default limit has doubled to 64 KiB too (`io::try_read`); it is
+/// kept within `MAX_FREE_BYTES` like any other, and only an active connection borrows it.
 const MAX_POOLED_CAPACITY: usize = 80 * 1024;
 
 /// Most bytes of buffers kept for reuse per worker.

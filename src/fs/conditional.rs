@@ -24,21 +24,24 @@ pub struct Validators<'a> {
 }
 
 /// RFC 9110 §13.2.2, steps 1 to 4 (step 5, If-Range, belongs to the range step).
+///
+/// If-Match and If-None-Match are lists: every field line counts, as one list (RFC 9110 §5.3).
+/// If-Unmodified-Since and If-Modified-Since hold one date: a value that is not an HTTP-date,
+/// or more than one field line, and the field is ignored (§13.1.3, §13.1.4), so it never
+/// causes a 304 or a 412 on its own.
 pub fn evaluate(
     request: &Request<'_, '_>,
     validators: &Validators<'_>,
     safe_method: bool,
 ) -> Precondition {
     // 1. If-Match: the tag must match strongly; "*" matches any current representation.
-    if let Some(if_match) = request.header_str("if-match") {
-        if !matches_list(if_match, validators.etag, Comparison::Strong) {
+    if request.header_lines("if-match").next().is_some() {
+        let lines = request.header_lines_str("if-match");
+        if !matches_lines(lines, validators.etag, Comparison::Strong) {
             return Precondition::Failed;
         }
-    } else if let Some(since) = request
-        .header_str("if-unmodified-since")
-        .and_then(parse_date)
-    {
-        // 2. If-Unmodified-Since, only without If-Match; an invalid date is ignored.
+    } else if let Some(since) = single_date(request, "if-unmodified-since") {
+        // 2. If-Unmodified-Since, only without If-Match.
         if validators
             .last_modified
             .is_some_and(|modified| seconds(modified) > since)
@@ -47,8 +50,9 @@ pub fn evaluate(
         }
     }
     // 3. If-None-Match: a weak match means the client has it.
-    if let Some(if_none_match) = request.header_str("if-none-match") {
-        if matches_list(if_none_match, validators.etag, Comparison::Weak) {
+    if request.header_lines("if-none-match").next().is_some() {
+        let lines = request.header_lines_str("if-none-match");
+        if matches_lines(lines, validators.etag, Comparison::Weak) {
             return if safe_method {
                 Precondition::NotModified
             } else {
@@ -56,7 +60,7 @@ pub fn evaluate(
             };
         }
     } else if safe_method
-        && let Some(since) = request.header_str("if-modified-since").and_then(parse_date)
+        && let Some(since) = single_date(request, "if-modified-since")
         && validators
             .last_modified
             .is_some_and(|modified| seconds(modified) <= since)
@@ -65,6 +69,17 @@ pub fn evaluate(
         return Precondition::NotModified;
     }
     Precondition::Proceed
+}
+
+/// The date of a field that holds exactly one HTTP-date: `None` if it is absent, invalid, or
+/// sent on several lines (which one would count is a guess two caches could make differently).
+fn single_date(request: &Request<'_, '_>, name: &str) -> Option<u64> {
+    let mut lines = request.header_lines(name);
+    let value = lines.next()?;
+    if lines.next().is_some() {
+        return None;
+    }
+    parse_date(std::str::from_utf8(value).ok()?)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -77,36 +92,81 @@ pub enum Comparison {
 
 /// Whether `current` matches the field value `list` (`*` or a list of entity tags).
 pub fn matches_list(list: &str, current: Option<&str>, comparison: Comparison) -> bool {
-    if list.trim() == "*" {
-        return true;
+    matches_lines(std::iter::once(list), current, comparison)
+}
+
+/// Whether `current` matches the list that the field lines `lines` make together
+/// (`*` or a list of entity tags). Several lines give the answer one line with the same
+/// members gives: `*` counts only as the list's sole member, and the list ends at its first
+/// malformed member, whichever line it is on.
+pub fn matches_lines<'a>(
+    lines: impl Iterator<Item = &'a str>,
+    current: Option<&str>,
+    comparison: Comparison,
+) -> bool {
+    // Empty list elements (stray commas, empty lines) are not members (RFC 9110 §5.6.1).
+    let mut lines = lines
+        .map(|line| line.trim_matches([' ', '\t', ',']))
+        .filter(|line| !line.is_empty());
+    let Some(first) = lines.next() else {
+        return false;
+    };
+    if first == "*" {
+        return lines.next().is_none();
     }
-    let Some(current) = current else { return false };
+    let Some(current) = current else {
+        return false;
+    };
     let current_opaque = current.strip_prefix("W/").unwrap_or(current);
-    entity_tags(list).any(|(weak, opaque)| match comparison {
+    let matches = |weak: bool, opaque: &str| match comparison {
         Comparison::Strong => !weak && !current.starts_with("W/") && opaque == current_opaque,
         Comparison::Weak => opaque == current_opaque,
-    })
+    };
+    for line in std::iter::once(first).chain(lines) {
+        let mut tags = EntityTags { rest: line };
+        for (weak, opaque) in &mut tags {
+            if matches(weak, opaque) {
+                return true;
+            }
+        }
+        if !tags.rest.is_empty() {
+            // A malformed member ends the whole list, not just its line.
+            return false;
+        }
+    }
+    false
 }
 
 /// Entity tags of a list, as (weak, `"opaque"` with quotes). Stops at the first malformed one.
 pub fn entity_tags(list: &str) -> impl Iterator<Item = (bool, &str)> {
-    let mut rest = list;
-    std::iter::from_fn(move || {
-        rest = rest.trim_start_matches([' ', '\t', ',']);
+    EntityTags { rest: list }
+}
+
+/// The entity tags of one list; after the iteration, `rest` is empty if the list ended well and
+/// holds the malformed member where it stopped otherwise.
+struct EntityTags<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for EntityTags<'a> {
+    type Item = (bool, &'a str);
+
+    fn next(&mut self) -> Option<(bool, &'a str)> {
+        let rest = self.rest.trim_start_matches([' ', '\t', ',']);
+        self.rest = rest;
         if rest.is_empty() {
             return None;
         }
         let weak = rest.starts_with("W/");
         let tag_start = if weak { &rest[2..] } else { rest };
         if !tag_start.starts_with('"') {
-            rest = "";
             return None;
         }
         let close = tag_start[1..].find('"')? + 2;
         let opaque = &tag_start[..close];
-        rest = &tag_start[close..];
+        self.rest = &tag_start[close..];
         Some((weak, opaque))
-    })
+    }
 }
 
 /// An HTTP-date, as whole seconds since the epoch; `None` when it does not parse.
@@ -140,5 +200,30 @@ mod tests {
         assert!(matches_list("*", None, Comparison::Strong));
         assert!(!matches_list(r#""x""#, None, Comparison::Weak));
         assert!(!matches_list("garbage", Some("\"x\""), Comparison::Weak));
+    }
+
+    #[test]
+    fn several_lines_are_one_list() {
+        let x = Some("\"x\"");
+        let cases: &[(&[&str], bool)] = &[
+            (&["\"y\"", "\"x\""], true),
+            (&["\"y\", \"z\"", "W/\"x\""], true),
+            (&["\"y\"", "\"z\""], false),
+            (&["\"y\", garbage", "\"x\""], false),
+            (&["*"], true),
+            (&["*", ""], true),
+            (&["", " , *,"], true),
+            (&["*", "\"x\""], false),
+            (&["\"x\"", "*"], true),
+            (&["\"y\"", "*"], false),
+            (&[""], false),
+        ];
+        for (lines, expected) in cases {
+            let joined = lines.join(", ");
+            let one = matches_lines(std::iter::once(joined.as_str()), x, Comparison::Weak);
+            let several = matches_lines(lines.iter().copied(), x, Comparison::Weak);
+            assert_eq!(one, *expected, "one line: {joined}");
+            assert_eq!(several, *expected, "lines: {lines:?}");
+        }
     }
 }

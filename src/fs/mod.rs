@@ -123,7 +123,7 @@ impl Site {
             return self.run_pipeline(request);
         }
         let target = request.target.as_bytes();
-        let variant = encoding::parse(request.header_str("accept-encoding")).variant();
+        let variant = encoding::parse_lines(request.header_lines("accept-encoding")).variant();
         match self.cache.lookup(target, variant) {
             Lookup::Fresh(response) => response,
             Lookup::Stale(entry) => {
@@ -293,7 +293,7 @@ impl Site {
         relative: &[u8],
         compressible: bool,
     ) -> Representation {
-        let accepted = encoding::parse(request.header_str("accept-encoding"));
+        let accepted = encoding::parse_lines(request.header_lines("accept-encoding"));
         for coding in accepted.ranked() {
             if coding == Coding::Identity {
                 break;
@@ -532,10 +532,19 @@ impl Content {
 }
 
 /// If-Range (RFC 9110 §13.1.5): the Range applies only if the validator still matches: a strong
-/// ETag compared strongly, or a date equal to Last-Modified.
+/// ETag compared strongly, or a date equal to Last-Modified. If-Range holds one validator;
+/// several field lines of it do not match, and the whole representation is sent, which is
+/// always a correct answer to a range request.
 fn if_range_holds(request: &Request<'_, '_>, validators: &Validators<'_>) -> bool {
-    let Some(value) = request.header_str("if-range").map(str::trim) else {
+    let mut lines = request.header_lines("if-range");
+    let Some(value) = lines.next() else {
         return true;
+    };
+    if lines.next().is_some() {
+        return false;
+    }
+    let Ok(value) = std::str::from_utf8(value).map(str::trim) else {
+        return false;
     };
     if value.starts_with('"') || value.starts_with("W/") {
         return conditional::matches_list(value, validators.etag, Comparison::Strong);

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode_str, percent_encode};
 
 use crate::http::Status;
+use crate::http::target::is_pct_encoded;
 
 /// The parts of a request target a static server uses.
 #[derive(Debug, PartialEq, Eq)]
@@ -21,7 +22,12 @@ pub struct Target<'a> {
 }
 
 /// Splits an origin-form (`/a?b`) or absolute-form (`http://host/a?b`) target. The authority of
-/// an absolute-form target is not used: every request is for the one site this server serves.
+/// an absolute-form target was checked while parsing (`http::target`) and is what
+/// `Request::authority` returns; here it is only skipped.
+///
+/// A `#` anywhere is 400: a request target has no fragment (RFC 9112 §3.2). `httparse`
+/// accepts one, and a proxy in front of us may cut the target at it or pass it on whole, so
+/// serving either reading could serve another file than the one the proxy checked.
 pub fn split_target(target: &str) -> Result<Target<'_>, Status> {
     let after_authority = if target.starts_with('/') {
         target
@@ -29,12 +35,20 @@ pub fn split_target(target: &str) -> Result<Target<'_>, Status> {
         let rest = strip_prefix_ignore_case(target, "http://")
             .or_else(|| strip_prefix_ignore_case(target, "https://"))
             .ok_or(Status::BAD_REQUEST)?;
-        let path_start = rest.find(['/', '?']).unwrap_or(rest.len());
+        let path_start = rest.find(['/', '?', '#']).unwrap_or(rest.len());
         &rest[path_start..]
     };
-    let (path, query) = match after_authority.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
+    // One scan finds where the path ends; the query, rarely there, gets its own.
+    let (path, query) = match after_authority.find(['?', '#']) {
         None => (after_authority, None),
+        Some(end) if after_authority.as_bytes()[end] == b'#' => return Err(Status::BAD_REQUEST),
+        Some(end) => {
+            let query = &after_authority[end + 1..];
+            if query.contains('#') {
+                return Err(Status::BAD_REQUEST);
+            }
+            (&after_authority[..end], Some(query))
+        }
     };
     let path = if path.is_empty() { "/" } else { path };
     if !path.starts_with('/') {
@@ -106,12 +120,22 @@ pub const PATH_SEGMENT: &AsciiSet = &CONTROLS
 
 /// Decodes and normalises a path from `split_target`.
 ///
-/// Refused with 400: a segment that decodes to something holding `/`, `\` or NUL, and any `..`
-/// that would climb above the root.
+/// Refused with 400: a `%` not followed by two hex digits (RFC 3986 §2.1; serving it as a
+/// literal `%`, as the decoder would, is a guess a proxy need not share), a segment that
+/// decodes to something holding `/`, `\` or NUL, and any `..` that would climb above the root.
+///
+/// The query is not checked: a static server does not read it (nginx and Caddy ignore it too),
+/// browsers send a stray `%` in a query as it is (the WHATWG URL parser does not encode it),
+/// and refusing those would turn real links away. Code that reads the query (the listing's
+/// `?sort=`) compares it with fixed values and never decodes it.
 pub fn resolve(path: &str) -> Result<Resolved, Status> {
     let mut segments: Vec<Vec<u8>> = Vec::new();
     let mut ends_in_directory = true;
     for raw in path.split('/').skip(1) {
+        let bytes = raw.as_bytes();
+        if !memchr::memchr_iter(b'%', bytes).all(|at| is_pct_encoded(&bytes[at..])) {
+            return Err(Status::BAD_REQUEST);
+        }
         let decoded: Cow<'_, [u8]> = percent_decode_str(raw).into();
         ends_in_directory = true;
         match decoded.as_ref() {
@@ -168,6 +192,20 @@ mod tests {
         assert_eq!(split_target("*"), Err(Status::BAD_REQUEST));
         assert_eq!(split_target("ftp://x/y"), Err(Status::BAD_REQUEST));
         assert_eq!(split_target("example.com:80"), Err(Status::BAD_REQUEST));
+        for fragment in ["/a#b", "/#", "/a?b#c", "http://a/b#c", "http://a#c"] {
+            assert_eq!(
+                split_target(fragment),
+                Err(Status::BAD_REQUEST),
+                "{fragment}"
+            );
+        }
+        assert_eq!(
+            split_target("/a?b%zz"),
+            Ok(Target {
+                path: "/a",
+                query: Some("b%zz")
+            })
+        );
     }
 
     #[test]
@@ -190,6 +228,12 @@ mod tests {
             "/a%2f..%2f..%2fx",
             "/a%5cb",
             "/a%00",
+            "/%zz",
+            "/a%",
+            "/a%4",
+            "/a%4/b",
+            "/%%41",
+            "/%u002e",
         ] {
             assert_eq!(relative(path), Err(Status::BAD_REQUEST), "{path}");
         }

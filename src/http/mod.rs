@@ -7,6 +7,7 @@
 //! - `encode`: a response head as bytes.
 //! - `date`: the `Date` header value, formatted once a second.
 //! - `status`: status codes and reason phrases.
+//! - `target`: the request target and Host checks, and the authority a request is for.
 
 pub mod body;
 pub mod date;
@@ -14,6 +15,7 @@ pub mod encode;
 pub mod parse;
 pub mod response;
 pub mod status;
+pub mod target;
 
 pub use parse::{Method, ParseError, Request, Version};
 pub use response::{Body, Response};

@@ -1,13 +1,16 @@
 //! One request head from the front of a byte buffer (RFC 9112 §2-§3, §6), validated strictly.
 //!
-//! `httparse` does the tokenizing; this module adds the rules it leaves to the caller: Host,
-//! Content-Length and Transfer-Encoding framing, connection persistence, and the limits. Anything
-//! ambiguous is rejected rather than guessed at, because a guess that differs from a proxy's in
-//! front of us is how request smuggling works (RFC 9112 §11.2).
+//! `httparse` does the tokenizing; this module adds the rules it leaves to the caller: Host and
+//! an absolute-form target's authority (`target.rs`), Content-Length and Transfer-Encoding
+//! framing, connection persistence, and the limits. Anything ambiguous is rejected rather than
+//! guessed at, because a guess that differs from a proxy's in front of us is how request
+//! smuggling works (RFC 9112 §11.2).
 
 use std::mem::MaybeUninit;
 
 use httparse::Header;
+
+use crate::http::target;
 
 /// Why a request could not be read. Each kind maps to exactly one status in `error.rs`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,7 +93,8 @@ pub struct Request<'b, 'h> {
 
 impl<'b> Request<'b, '_> {
     /// The value of the single field `name`, or `None` if absent. When a field appears more
-    /// than once, the first wins; the fields that matter for framing are checked for
+    /// than once, the first wins: use it only for fields that hold one value, and
+    /// [`Request::header_lines`] for lists. The fields that matter for framing are checked for
     /// duplicates during parsing.
     pub fn header(&self, name: &str) -> Option<&'b [u8]> {
         self.headers
@@ -102,6 +106,66 @@ impl<'b> Request<'b, '_> {
     /// The value of `name` as text, if present and valid UTF-8.
     pub fn header_str(&self, name: &str) -> Option<&'b str> {
         self.header(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The value of every field line named `name` (given in lowercase), in order. RFC 9110 §5.3: several lines of a
+    /// list field are one list, as if joined with commas, so a list must be read from all of
+    /// them; a proxy may split one line in two or merge two in one.
+    pub fn header_lines<'s>(&'s self, name: &'s str) -> HeaderLines<'b, 's> {
+        HeaderLines {
+            headers: self.headers.iter(),
+            name,
+        }
+    }
+
+    /// [`Request::header_lines`] as text; a line that is not valid UTF-8 is left out.
+    pub fn header_lines_str<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'b str> + 's {
+        self.header_lines(name)
+            .filter_map(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The authority the request is for: the absolute-form target's if it has one, else the
+    /// `Host` field's (RFC 9112 §3.2.2: an origin server ignores Host when the target has an
+    /// authority). `None` when neither names one (HTTP/1.0 without Host, or an empty Host).
+    /// Both were checked to be `uri-host [ ":" port ]`. Choosing a site by name must use this,
+    /// never the Host field alone, or a request could be served from another site than the one
+    /// a proxy in front of us checked it against.
+    ///
+    /// Found again when asked for rather than kept from parsing: a request that never asks (all
+    /// of them, until sites are chosen by name) pays nothing for it.
+    pub fn authority(&self) -> Option<&'b str> {
+        let target: &'b str = self.target;
+        match target::absolute_authority(target) {
+            Ok(Some(authority)) => Some(authority),
+            _ => self.header_str("host").filter(|host| !host.is_empty()),
+        }
+    }
+}
+
+/// The values of every field line with one name: see [`Request::header_lines`].
+pub struct HeaderLines<'b, 's> {
+    headers: std::slice::Iter<'s, Header<'b>>,
+    name: &'s str,
+}
+
+impl<'b> Iterator for HeaderLines<'b, '_> {
+    type Item = &'b [u8];
+
+    #[inline]
+    fn next(&mut self) -> Option<&'b [u8]> {
+        let name = self.name;
+        // `name` is lowercase (debug-asserted), so only the field's side is folded: this loop
+        // visits every field of the head, not just the first match as `header` does.
+        debug_assert!(!name.bytes().any(|b| b.is_ascii_uppercase()));
+        self.headers
+            .find(|h| {
+                h.name.len() == name.len()
+                    && h.name
+                        .bytes()
+                        .zip(name.bytes())
+                        .all(|(a, b)| a.to_ascii_lowercase() == b)
+            })
+            .map(|h| h.value)
     }
 }
 
@@ -159,6 +223,8 @@ pub fn parse<'b, 'h>(
     } else {
         Version::Http11
     };
+    // RFC 9112 §3.2.2: the authority of an absolute-form target decides, so it must be valid.
+    target::absolute_authority(target).map_err(ParseError::Malformed)?;
     let headers: &'h [Header<'b>] = raw.headers;
     let fields = read_fields(headers, version, limits)?;
 
@@ -259,7 +325,9 @@ fn read_fields(
         let value = header.value;
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
-            if !is_valid_host(value) {
+            // RFC 9112 §3.2: an invalid Host is 400 even when an absolute-form target makes
+            // its value irrelevant.
+            if !target::is_valid_host(value) {
                 return Err(ParseError::Malformed("invalid Host"));
             }
         } else if name.eq_ignore_ascii_case("content-length") {
@@ -392,46 +460,6 @@ pub fn trim(value: &[u8]) -> &[u8] {
     value.trim_ascii()
 }
 
-/// Host = uri-host [ ":" port ] (RFC 9110 §7.2). Empty is allowed (RFC 9112 §3.2); whitespace,
-/// slashes, `@` and anything outside the URI character set are not.
-fn is_valid_host(value: &[u8]) -> bool {
-    value.iter().all(|&b| HOST_BYTES[usize::from(b)])
-}
-
-/// The bytes of a `uri-host [ ":" port ]` (RFC 3986 §3.2.2: reg-name, IP literals with their
-/// brackets, percent-encodings), as a table: checked for every request, one load per byte.
-const HOST_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'.' | b'-'
-                    | b'_'
-                    | b'~'
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            );
-        byte += 1;
-    }
-    table
-};
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,6 +544,13 @@ mod tests {
             b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
             b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: u@a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a:80:80\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+            b"GET / HTTP/1.0\r\nHost: a:b\r\n\r\n",
+            b"GET http://u@a/ HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET http://a/ HTTP/1.1\r\nHost: a b\r\n\r\n",
         ];
         for case in cases {
             assert!(
@@ -524,6 +559,41 @@ mod tests {
                 String::from_utf8_lossy(case)
             );
         }
+    }
+
+    fn authority_of(buf: &[u8]) -> Option<String> {
+        let mut slots = header_slots();
+        let (request, _) = parse(buf, &mut slots, &LIMITS).unwrap().unwrap();
+        request.authority().map(str::to_owned)
+    }
+
+    #[test]
+    fn authority_is_the_targets_else_the_hosts() {
+        assert_eq!(
+            authority_of(b"GET / HTTP/1.1\r\nHost: a.example:8080\r\n\r\n").as_deref(),
+            Some("a.example:8080")
+        );
+        assert_eq!(
+            authority_of(b"GET http://b.example/x HTTP/1.1\r\nHost: a\r\n\r\n").as_deref(),
+            Some("b.example")
+        );
+        assert_eq!(
+            authority_of(b"GET http://[::1]:80?q HTTP/1.1\r\nHost:\r\n\r\n").as_deref(),
+            Some("[::1]:80")
+        );
+        assert_eq!(authority_of(b"GET / HTTP/1.1\r\nHost:\r\n\r\n"), None);
+        assert_eq!(authority_of(b"GET / HTTP/1.0\r\n\r\n"), None);
+    }
+
+    #[test]
+    fn list_fields_are_read_from_every_line() {
+        let buf = b"GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nY: 2\r\nx: 3\r\n\r\n";
+        let mut slots = header_slots();
+        let (request, _) = parse(buf, &mut slots, &LIMITS).unwrap().unwrap();
+        let lines: Vec<&str> = request.header_lines_str("x").collect();
+        assert_eq!(lines, ["1", "3"]);
+        assert_eq!(request.header_str("X"), Some("1"));
+        assert_eq!(request.header_lines("z").count(), 0);
     }
 
     #[test]
