@@ -61,7 +61,7 @@ pub struct Cli {
 
     /// Memory per worker for small responses kept ready to send (files up to 64 KiB, 404
     /// pages); 0 turns the cache off. Entries are checked against the file once a second.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::fs::cache::DEFAULT_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = crate::cache::DEFAULT_BYTES)]
     pub file_cache_bytes: usize,
 
     /// Cache-Control header for files, e.g. "public, max-age=3600".
@@ -124,6 +124,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub workers: usize,
     pub site: SiteOptions,
+    /// Memory for the response cache, per worker; 0 turns it off.
+    pub file_cache_bytes: usize,
     pub conn: ConnLimits,
     pub max_connections: usize,
     pub shutdown_timeout: Duration,
@@ -184,8 +186,8 @@ impl Config {
                 compress: cli.compress,
                 compress_cache_bytes: cli.compress_cache_bytes,
                 cache_control: cli.cache_control,
-                file_cache_bytes: cli.file_cache_bytes,
             },
+            file_cache_bytes: cli.file_cache_bytes,
             conn: ConnLimits {
                 head: HeadLimits {
                     max_head_bytes: cli.max_head_bytes,

@@ -5,6 +5,8 @@
 //! A master process binds every listen address, forks worker processes and supervises them;
 //! each worker serves HTTP/1.1 on its own single-threaded event loop.
 //!
+//! - [`cache`]: the response cache between `conn` and `fs`: small answers with their
+//!   HTTP/1.1 head already encoded.
 //! - [`clock`]: coarse clocks for the per-request path.
 //! - [`config`]: the command line, validated into a [`config::Config`].
 //! - [`master`]: the supervisor (fork, reap, respawn, stop, reload), single-threaded.
@@ -17,6 +19,7 @@
 //! - [`limits`]: every limit, with the reason for its default.
 //! - [`log`]: log lines to stderr or a file, from every process.
 
+pub mod cache;
 pub mod clock;
 pub mod config;
 pub mod conn;

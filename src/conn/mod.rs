@@ -23,6 +23,7 @@ use tracing::{Level, debug, event};
 
 use self::deadlines::{Deadlines, Wait};
 
+use crate::cache::{Outgoing, ResponseCache};
 use crate::error::{self, Rejection};
 use crate::fs::Site;
 use crate::http::body::BodyDecoder;
@@ -48,15 +49,18 @@ pub struct ConnLimits {
 #[derive(Debug)]
 pub struct Shared {
     pub site: Site,
+    /// Small answers with their heads encoded, in front of `site`.
+    pub cache: ResponseCache,
     pub limits: ConnLimits,
     /// Every connection's deadline; also ends idle connections when the worker drains.
     pub deadlines: Deadlines,
 }
 
 impl Shared {
-    pub fn new(site: Site, limits: ConnLimits) -> Shared {
+    pub fn new(site: Site, cache: ResponseCache, limits: ConnLimits) -> Shared {
         Shared {
             site,
+            cache,
             limits,
             deadlines: Deadlines::new(
                 limits
@@ -133,14 +137,17 @@ struct Exchange {
     head_only: bool,
     keep_alive: bool,
     version: Version,
-    response: Response,
+    response: Outgoing,
+    /// The connection closes after this response whatever the client asked: it is answered
+    /// before its body was read.
+    close: bool,
 }
 
 impl Exchange {
     /// Whether the response carries its body: not for HEAD, nor for statuses that have none
     /// (RFC 9110 §6.4.1: 1xx, 204, 304).
     fn sends_body(&self) -> bool {
-        !self.head_only && self.response.status.allows_body()
+        !self.head_only && self.response.status().allows_body()
     }
 }
 
@@ -272,7 +279,7 @@ impl Connection {
         if exchange.expect_continue {
             // The client waits for 100 Continue before sending its body. We do not want the
             // body, so we answer now and close (RFC 9110 §10.1.1) instead of reading it.
-            exchange.response.close = true;
+            exchange.close = true;
             return Ok(Step::Answered(self.answer(exchange)?));
         }
         Ok(Step::Answered(Answer::Waits(Box::pin(async move {
@@ -295,7 +302,8 @@ impl Connection {
                 head_only: request.method == Method::Head,
                 keep_alive: request.keep_alive,
                 version: request.version,
-                response: self.shared.site.serve(&request),
+                response: self.shared.cache.serve(&self.shared.site, &request),
+                close: false,
             })),
         }
     }
@@ -305,19 +313,19 @@ impl Connection {
     fn answer(&mut self, exchange: Exchange) -> Result<Answer<'_>, Failure> {
         let (persistence, next) = self.decide(&exchange);
         let sends_body = exchange.sends_body();
-        let response = exchange.response;
         self.ensure_output();
-        crate::http::encode::write_head(&mut self.output, &response, persistence);
+        exchange.response.write_head(&mut self.output, persistence);
         if !sends_body {
             return Ok(Answer::Queued(next));
         }
-        if io::fits_inline(&response.body) {
-            io::append_inline(&mut self.output, response.body)?;
+        let body = exchange.response.into_body();
+        if io::fits_inline(&body) {
+            io::append_inline(&mut self.output, body)?;
             return Ok(Answer::Queued(next));
         }
         Ok(Answer::Waits(Box::pin(async move {
             let (writer, output) = self.writer();
-            io::append_body(&writer, output, response.body).await?;
+            io::append_body(&writer, output, body).await?;
             Ok(next)
         })))
     }
@@ -325,9 +333,8 @@ impl Connection {
     /// Whether the connection stays open after this response, what the response must say about
     /// it, and how the connection closes if it does not.
     fn decide(&self, exchange: &Exchange) -> (Persistence, Next) {
-        let response = &exchange.response;
         let keep_alive = exchange.keep_alive
-            && !response.close
+            && !exchange.close
             && !self.shared.deadlines.is_draining()
             && self.served < self.shared.limits.max_requests;
         let persistence = match (keep_alive, exchange.version) {
@@ -339,7 +346,7 @@ impl Connection {
         // may still be sending: bytes already buffered, or a body we chose not to read.
         let next = if keep_alive {
             Next::KeepAlive
-        } else if response.close || !self.input.is_empty() {
+        } else if exchange.close || !self.input.is_empty() {
             Next::Close(End::Linger)
         } else {
             Next::Close(End::Quiet)
@@ -420,7 +427,7 @@ impl Connection {
         } else {
             event!(Level::WARN, peer = %self.peer(), ?rejection, "rejected request");
         }
-        let response = Response::fatal(status);
+        let response = Response::error(status);
         self.ensure_output();
         crate::http::encode::write_head(&mut self.output, &response, Persistence::Close);
         io::append_inline(&mut self.output, response.body)?;
@@ -487,7 +494,8 @@ mod tests {
             let limits = crate::config::Config::from_cli(clap::Parser::parse_from(["x"]))
                 .unwrap()
                 .conn;
-            let shared = std::rc::Rc::new(super::Shared::new(site, limits));
+            let cache = crate::cache::ResponseCache::new(0);
+            let shared = std::rc::Rc::new(super::Shared::new(site, cache, limits));
             let permit = std::sync::Arc::new(tokio::sync::Semaphore::new(1))
                 .acquire_owned()
                 .await

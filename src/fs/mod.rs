@@ -1,8 +1,9 @@
 //! Static file serving: what a request for a path gets back.
 //!
-//! [`Site::serve`] answers from the response cache (`cache.rs`) when it can; otherwise, and to
-//! fill or revalidate the cache, it runs one pipeline top to bottom, where a step that can
-//! answer early returns:
+//! [`Site::serve`] runs one pipeline top to bottom, where a step that can answer early returns.
+//! It answers with a [`Reply`]: the protocol-neutral response, and the file version it was made
+//! from, which the response cache (`crate::cache`, between the connection and this module) needs
+//! to keep and revalidate it.
 //!
 //! 1. method: GET and HEAD go on; OPTIONS is answered; others get 405 or 501.
 //! 2. target: origin-form or absolute-form, split from its query (`path::split_target`).
@@ -16,7 +17,6 @@
 //! 9. range: 206 (single or multipart), 416, or the whole body (`range.rs`).
 
 pub mod builtin;
-pub mod cache;
 pub mod compress;
 pub mod conditional;
 pub mod encoding;
@@ -29,7 +29,7 @@ pub mod range;
 
 use std::borrow::Cow;
 use std::hash::{BuildHasher, RandomState};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -38,7 +38,6 @@ use tracing::{Level, event};
 use crate::error;
 use crate::http::response::{HeaderValue, Segment, Source};
 use crate::http::{Body, Method, Request, Response, Status};
-use cache::{Lookup, ResponseCache};
 use compress::CompressCache;
 use conditional::{Comparison, Precondition, Validators};
 use encoding::Coding;
@@ -63,8 +62,25 @@ pub struct Site {
     etags: Etags,
     /// Compressed copies made for `--compress`.
     compressed: CompressCache,
-    /// Small responses ready to send.
-    cache: ResponseCache,
+}
+
+/// What the pipeline answers: the response, and what the layers around it need to know of it.
+#[derive(Debug)]
+pub struct Reply {
+    pub response: Response,
+    /// The version of the file the body comes from. `Some` means the response may be cached
+    /// and is revalidated by comparing versions; `None` means it is made for this request
+    /// (listings, errors), except compiled-in pages, which never change.
+    pub version: Option<Version>,
+}
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Reply {
+        Reply {
+            response,
+            version: None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -87,8 +103,6 @@ pub struct SiteOptions {
     pub compress_cache_bytes: usize,
     /// `Cache-Control` value for files.
     pub cache_control: Option<String>,
-    /// Memory for the response cache, per worker; 0 turns it off.
-    pub file_cache_bytes: usize,
 }
 
 impl Site {
@@ -99,72 +113,45 @@ impl Site {
             Some(path) => Root::Dir(RootDir::open(path)?),
         };
         let compressed = CompressCache::new(options.compress_cache_bytes);
-        let cache = ResponseCache::new(options.file_cache_bytes);
         Ok(Site {
             root,
             options,
             etags: Etags::default(),
             compressed,
-            cache,
         })
     }
 
-    /// The canonical root folder, or `None` for the built-in site.
-    pub fn root_path(&self) -> Option<PathBuf> {
-        match &self.root {
-            Root::Builtin => None,
-            Root::Dir(dir) => Some(dir.path().to_owned()),
-        }
-    }
-
-    /// The response to one request: from the cache when it holds a fresh one.
-    pub fn serve(&self, request: &Request<'_, '_>) -> Response {
-        if !self.cache.eligible(request) {
-            return self.run_pipeline(request);
-        }
-        let target = request.target.as_bytes();
-        let variant = encoding::parse_lines(request.header_lines("accept-encoding")).variant();
-        match self.cache.lookup(target, variant) {
-            Lookup::Fresh(response) => response,
-            Lookup::Stale(entry) => {
-                let fresh = self.run_pipeline(request);
-                self.cache.revalidate(target, variant, &entry, fresh)
-            }
-            Lookup::Miss => {
-                let fresh = self.run_pipeline(request);
-                self.cache.store(target, variant, fresh)
-            }
-        }
-    }
-
     /// Runs the pipeline for one request.
-    fn run_pipeline(&self, request: &Request<'_, '_>) -> Response {
+    pub fn serve(&self, request: &Request<'_, '_>) -> Reply {
         // 1. method
         match request.method {
             Method::Get | Method::Head => {}
             Method::Options => {
-                return Response::new(Status::NO_CONTENT, Body::Empty).with_header("Allow", ALLOW);
+                let allow =
+                    Response::new(Status::NO_CONTENT, Body::Empty).with_header("Allow", ALLOW);
+                return allow.into();
             }
             Method::NotAllowed => {
-                return Response::error(Status::METHOD_NOT_ALLOWED).with_header("Allow", ALLOW);
+                let allow = Response::error(Status::METHOD_NOT_ALLOWED).with_header("Allow", ALLOW);
+                return allow.into();
             }
-            Method::Unknown => return Response::error(Status::NOT_IMPLEMENTED),
+            Method::Unknown => return Response::error(Status::NOT_IMPLEMENTED).into(),
         }
         // 2. target, 3. path
         let target = match path::split_target(request.target) {
             Ok(target) => target,
-            Err(status) => return Response::error(status),
+            Err(status) => return Response::error(status).into(),
         };
         let resolved = match path::resolve(target.path) {
             Ok(resolved) => resolved,
-            Err(status) => return Response::error(status),
+            Err(status) => return Response::error(status).into(),
         };
         // 4. hidden
         if resolved.is_hidden() && !self.options.hidden {
             return self.not_found();
         }
         let root = match &self.root {
-            Root::Builtin => return builtin::serve(&resolved),
+            Root::Builtin => return builtin::serve(&resolved).into(),
             Root::Dir(root) => root,
         };
         // 5. open
@@ -175,7 +162,7 @@ impl Site {
         // 6. directory
         if opened.meta.is_dir() {
             if !resolved.trailing_slash {
-                return redirect_to_directory(&resolved, target.query);
+                return redirect_to_directory(&resolved, target.query).into();
             }
             return self.serve_directory(root, request, opened, &resolved, target.query);
         }
@@ -195,7 +182,7 @@ impl Site {
         opened: Opened,
         relative: &[u8],
         name: &[u8],
-    ) -> Response {
+    ) -> Reply {
         // 7. representation
         let content_type = mime::content_type(name);
         let compressible = compress::is_compressible(&content_type);
@@ -228,9 +215,9 @@ impl Site {
             Precondition::NotModified => {
                 let mut response = Response::new(Status::NOT_MODIFIED, Body::Empty);
                 response.headers = headers;
-                return response;
+                return response.into();
             }
-            Precondition::Failed => return Response::error(Status::PRECONDITION_FAILED),
+            Precondition::Failed => return Response::error(Status::PRECONDITION_FAILED).into(),
         }
         headers.push(("Accept-Ranges", Cow::Borrowed("bytes")));
         if chosen.coding != Coding::Identity {
@@ -254,7 +241,7 @@ impl Site {
                 let mut response = Response::error(Status::RANGE_NOT_SATISFIABLE)
                     .with_header("Content-Range", format!("bytes */{len}"));
                 response.headers.extend(headers);
-                return response;
+                return response.into();
             }
             Ranges::Partial(ranges) if ranges.len() == 1 => {
                 let ByteRange { first, last } = ranges[0];
@@ -279,8 +266,10 @@ impl Site {
         };
         let mut response = Response::new(status, body).with_header("Content-Type", content_type);
         response.headers.extend(headers);
-        response.version = Some(chosen.version);
-        response
+        Reply {
+            response,
+            version: Some(chosen.version),
+        }
     }
 
     /// The best representation the client accepts: a precompressed sibling (`app.js.br`), a
@@ -343,7 +332,7 @@ impl Site {
         dir: Opened,
         resolved: &Resolved,
         query: Option<&str>,
-    ) -> Response {
+    ) -> Reply {
         let mut index = resolved.relative();
         if !index.is_empty() {
             index.push(b'/');
@@ -363,7 +352,7 @@ impl Site {
             return self.not_found();
         }
         match listing::render(root, &dir.file, resolved, query, self.options.hidden) {
-            Ok(page) => self.listing_response(request, page),
+            Ok(page) => self.listing_response(request, page).into(),
             Err(e) => self.file_error(&e, resolved),
         }
     }
@@ -377,7 +366,8 @@ impl Site {
         let mut coding = Coding::Identity;
         let size = body.len() as u64;
         if self.options.compress && (compress::MIN_SIZE..=compress::MAX_SIZE).contains(&size) {
-            let (ranked, _) = encoding::parse(request.header_str("accept-encoding")).ranked_array();
+            let accepted = encoding::parse_lines(request.header_lines("accept-encoding"));
+            let (ranked, _) = accepted.ranked_array();
             if ranked[0] != Coding::Identity
                 && let Ok(encoded) = compress::compress(&body, ranked[0])
                 && encoded.len() < body.len()
@@ -400,7 +390,7 @@ impl Site {
             .with_header("Referrer-Policy", listing::REFERRER_POLICY)
     }
 
-    fn file_error(&self, error: &std::io::Error, resolved: &Resolved) -> Response {
+    fn file_error(&self, error: &std::io::Error, resolved: &Resolved) -> Reply {
         let (status, level) = error::file_error(error);
         let path = String::from_utf8_lossy(&resolved.relative()).into_owned();
         if level == Level::ERROR {
@@ -411,19 +401,19 @@ impl Site {
         if status == Status::NOT_FOUND {
             self.not_found()
         } else {
-            Response::error(status)
+            Response::error(status).into()
         }
     }
 
     /// 404 with the site's own `404.html` if it has one, else the built-in page.
-    pub fn not_found(&self) -> Response {
+    pub fn not_found(&self) -> Reply {
         if let Root::Dir(root) = &self.root
             && let Ok(opened) = root.open_beneath(NOT_FOUND_FILE)
             && opened.meta.is_file()
         {
             return file_response(Status::NOT_FOUND, opened, NOT_FOUND_FILE);
         }
-        builtin::not_found()
+        builtin::not_found().into()
     }
 }
 
@@ -439,7 +429,7 @@ fn redirect_to_directory(resolved: &Resolved, query: Option<&str>) -> Response {
     Response::error(Status::MOVED_PERMANENTLY).with_header("Location", location)
 }
 
-fn file_response(status: Status, opened: Opened, name: &[u8]) -> Response {
+fn file_response(status: Status, opened: Opened, name: &[u8]) -> Reply {
     let len = opened.meta.len();
     let version = Version::of(&opened.meta);
     let mut response = Response::new(
@@ -454,8 +444,10 @@ fn file_response(status: Status, opened: Opened, name: &[u8]) -> Response {
     if let Ok(modified) = opened.meta.modified() {
         response = response.with_header("Last-Modified", httpdate::fmt_http_date(modified));
     }
-    response.version = Some(version);
-    response.with_header("X-Content-Type-Options", "nosniff")
+    Reply {
+        response: response.with_header("X-Content-Type-Options", "nosniff"),
+        version: Some(version),
+    }
 }
 
 /// The representation chosen for a file request.

@@ -18,14 +18,16 @@ pub enum Persistence {
     Close,
 }
 
-/// Appends the head of `response` to `out`. A response from the cache carries everything but
-/// Date and Connection already encoded (`head_prefix`); only those two are written per request.
-/// Field order carries no meaning (RFC 9110 §5.3), so they go last.
+/// Appends the head of `response` to `out`.
 pub fn write_head(out: &mut Vec<u8>, response: &Response, persistence: Persistence) {
-    match &response.head_prefix {
-        Some(prefix) => out.extend_from_slice(prefix),
-        None => write_head_prefix(out, response),
-    }
+    write_head_prefix(out, response);
+    write_head_end(out, persistence);
+}
+
+/// Ends a head begun by [`write_head_prefix`], now or from a cache: Date, Connection and the
+/// blank line, the only parts that change from one request to the next. Field order carries no
+/// meaning (RFC 9110 §5.3), so they go last.
+pub fn write_head_end(out: &mut Vec<u8>, persistence: Persistence) {
     date::with_now(|now| {
         out.extend_from_slice(b"Date: ");
         out.extend_from_slice(now.as_bytes());

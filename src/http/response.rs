@@ -1,4 +1,7 @@
-//! The response value that the file pipeline builds and the connection sends.
+//! The response value that the file pipeline builds and a connection sends: status, fields and
+//! body, and nothing about how it travels. HTTP/1.1's encoding of it is `encode.rs`; whether the
+//! connection stays open is the connection's decision; what the response cache keeps is the
+//! cache's.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -16,15 +19,6 @@ pub struct Response {
     /// Connection).
     pub headers: Vec<(&'static str, HeaderValue)>,
     pub body: Body,
-    /// The server wants the connection closed after this response (e.g. after a framing error),
-    /// whatever the client asked for.
-    pub close: bool,
-    /// The head already encoded but for Date and Connection (see
-    /// `encode::write_head_prefix`), written instead of `status` and `headers`, which it must
-    /// agree with: the response cache builds it once per entry.
-    pub head_prefix: Option<Arc<[u8]>>,
-    /// The version of the file the body comes from, for the response cache to revalidate.
-    pub version: Option<crate::fs::etag::Version>,
 }
 
 #[derive(Debug)]
@@ -93,23 +87,12 @@ impl Response {
             status,
             headers: Vec::new(),
             body,
-            close: false,
-            head_prefix: None,
-            version: None,
         }
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<HeaderValue>) -> Response {
         self.headers.push((name, value.into()));
         self
-    }
-
-    /// The value of a header this response already has.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_ref())
     }
 
     /// A small HTML page naming the status, as every error response carries.
@@ -122,13 +105,5 @@ impl Response {
         );
         Response::new(status, Body::Bytes(page.into_bytes()))
             .with_header("Content-Type", "text/html; charset=utf-8")
-    }
-
-    /// An error after which the connection is closed.
-    pub fn fatal(status: Status) -> Response {
-        Response {
-            close: true,
-            ..Response::error(status)
-        }
     }
 }

@@ -21,6 +21,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, error, info, warn};
 
+use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::conn::{self, Shared};
 use crate::fs::Site;
@@ -83,7 +84,8 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
     };
     process::unblock_signals();
 
-    let shared = Rc::new(Shared::new(site, config.conn));
+    let cache = ResponseCache::new(config.file_cache_bytes);
+    let shared = Rc::new(Shared::new(site, cache, config.conn));
     let (drain_tx, drain_rx) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(config.max_connections));
     // A timer is a descriptor: failing to make one is a shortage, not a bad configuration, so

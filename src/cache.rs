@@ -1,6 +1,11 @@
-//! The per-worker response cache: small files (and 404 pages) kept in memory with their head
-//! already encoded (all but Date and Connection), so that serving one again costs no system
-//! call but the socket write, and no formatting but those two fields.
+//! The per-worker response cache, between the connection and the file pipeline (`fs`): small
+//! files (and 404 pages) kept in memory with their HTTP/1.1 head already encoded (all but Date
+//! and Connection), so that serving one again costs no system call but the socket write, and no
+//! formatting but those two fields.
+//!
+//! An entry is made only here, from a `fs::Reply`, with its head encoded from that same reply:
+//! the encoded head, the status and the body cannot disagree. (HTTP/2 will need a variant of its
+//! own: HPACK rules out a pre-encoded head.)
 //!
 //! - Key: the request target as sent, plus the client's ranking of content codings (two
 //!   clients that rank them alike get the same representation). Requests with conditional or
@@ -21,6 +26,8 @@ use std::time::Duration;
 use tracing::warn;
 
 use crate::fs::etag::Version;
+use crate::fs::{Reply, Site, encoding};
+use crate::http::encode::{Persistence, write_head, write_head_end, write_head_prefix};
 use crate::http::{Body, Method, Request, Response, Status};
 use crate::limits::CACHED_BODY_MAX;
 
@@ -47,7 +54,7 @@ const UNCACHEABLE_FIELDS: [&str; 6] = [
 pub struct Entry {
     status: Status,
     /// The status line and every field but Date and Connection, encoded.
-    head_prefix: Arc<[u8]>,
+    head_prefix: Box<[u8]>,
     body: CachedBody,
     version: Option<Version>,
     /// When the entry was last known fresh, on `clock::monotonic_ms`.
@@ -60,22 +67,48 @@ enum CachedBody {
     Shared(Arc<[u8]>),
 }
 
-impl Entry {
-    fn response(&self) -> Response {
-        let body = match &self.body {
-            CachedBody::Static(bytes) => Body::Static(bytes),
-            CachedBody::Shared(bytes) => Body::Shared {
-                bytes: bytes.clone(),
-                offset: 0,
-                len: bytes.len(),
-            },
-        };
-        let mut response = Response::new(self.status, body);
-        response.head_prefix = Some(self.head_prefix.clone());
-        response.version = self.version;
-        response
+/// A response on its way out: made for this request, or taken from the cache.
+#[derive(Debug)]
+pub enum Outgoing {
+    Built(Response),
+    Cached(Rc<Entry>),
+}
+
+impl Outgoing {
+    pub fn status(&self) -> Status {
+        match self {
+            Outgoing::Built(response) => response.status,
+            Outgoing::Cached(entry) => entry.status,
+        }
     }
 
+    /// Appends the HTTP/1.1 head; a cached one only gains its Date and Connection.
+    pub fn write_head(&self, out: &mut Vec<u8>, persistence: Persistence) {
+        match self {
+            Outgoing::Built(response) => write_head(out, response, persistence),
+            Outgoing::Cached(entry) => {
+                out.extend_from_slice(&entry.head_prefix);
+                write_head_end(out, persistence);
+            }
+        }
+    }
+
+    pub fn into_body(self) -> Body {
+        match self {
+            Outgoing::Built(response) => response.body,
+            Outgoing::Cached(entry) => match &entry.body {
+                CachedBody::Static(bytes) => Body::Static(bytes),
+                CachedBody::Shared(bytes) => Body::Shared {
+                    bytes: bytes.clone(),
+                    offset: 0,
+                    len: bytes.len(),
+                },
+            },
+        }
+    }
+}
+
+impl Entry {
     fn body_len(&self) -> usize {
         match &self.body {
             CachedBody::Static(bytes) => bytes.len(),
@@ -92,10 +125,10 @@ impl Entry {
     }
 
     /// The pipeline's fresh answer is the same representation as this entry.
-    fn matches(&self, response: &Response) -> bool {
-        response.status == self.status
-            && response.version == self.version
-            && (self.version.is_some() || response.body.len() == self.body_len() as u64)
+    fn matches(&self, reply: &Reply) -> bool {
+        reply.response.status == self.status
+            && reply.version == self.version
+            && (self.version.is_some() || reply.response.body.len() == self.body_len() as u64)
     }
 }
 
@@ -120,8 +153,8 @@ pub struct ResponseCache {
 }
 
 /// What a lookup found.
-pub enum Lookup {
-    Fresh(Response),
+enum Lookup {
+    Fresh(Rc<Entry>),
     /// Present but due for revalidation.
     Stale(Rc<Entry>),
     Miss,
@@ -135,8 +168,29 @@ impl ResponseCache {
         }
     }
 
+    /// The answer to `request`: from the cache when it holds a fresh one, else from `site`'s
+    /// pipeline, kept for next time when it can be.
+    pub fn serve(&self, site: &Site, request: &Request<'_, '_>) -> Outgoing {
+        if !self.eligible(request) {
+            return Outgoing::Built(site.serve(request).response);
+        }
+        let target = request.target.as_bytes();
+        let variant = encoding::parse_lines(request.header_lines("accept-encoding")).variant();
+        match self.lookup(target, variant) {
+            Lookup::Fresh(entry) => Outgoing::Cached(entry),
+            Lookup::Stale(entry) => {
+                let fresh = site.serve(request);
+                self.revalidate(target, variant, &entry, fresh)
+            }
+            Lookup::Miss => {
+                let fresh = site.serve(request);
+                self.store(target, variant, fresh)
+            }
+        }
+    }
+
     /// Whether `request` may be answered from, and stored in, the cache.
-    pub fn eligible(&self, request: &Request<'_, '_>) -> bool {
+    fn eligible(&self, request: &Request<'_, '_>) -> bool {
         self.max_bytes > 0
             && matches!(request.method, Method::Get | Method::Head)
             && !request.headers.iter().any(|h| {
@@ -150,7 +204,7 @@ impl ResponseCache {
         crate::clock::monotonic_ms()
     }
 
-    pub fn lookup(&self, target: &[u8], variant: u16) -> Lookup {
+    fn lookup(&self, target: &[u8], variant: u16) -> Lookup {
         let entry = {
             let entries = self.entries_mut();
             let Some(variants) = entries.map.get(target) else {
@@ -164,48 +218,41 @@ impl ResponseCache {
         if self.now_ms().saturating_sub(entry.checked_ms.get())
             < REVALIDATE_AFTER.as_millis() as u64
         {
-            Lookup::Fresh(entry.response())
+            Lookup::Fresh(entry)
         } else {
             Lookup::Stale(entry)
         }
     }
 
-    /// Takes the pipeline's fresh `response` for a stale entry: if it is the same
-    /// representation, the entry is trusted for another period and served; if not, it is
-    /// replaced (or dropped).
-    pub fn revalidate(
-        &self,
-        target: &[u8],
-        variant: u16,
-        entry: &Entry,
-        response: Response,
-    ) -> Response {
-        if entry.matches(&response) {
+    /// Takes the pipeline's fresh reply for a stale entry: if it is the same representation,
+    /// the entry is trusted for another period and served; if not, it is replaced (or dropped).
+    fn revalidate(&self, target: &[u8], variant: u16, entry: &Rc<Entry>, fresh: Reply) -> Outgoing {
+        if entry.matches(&fresh) {
             entry.checked_ms.set(self.now_ms());
-            return entry.response();
+            return Outgoing::Cached(entry.clone());
         }
-        self.store(target, variant, response)
+        self.store(target, variant, fresh)
     }
 
-    /// Keeps `response` if it can be cached, and returns what to send.
-    pub fn store(&self, target: &[u8], variant: u16, response: Response) -> Response {
-        let Some(entry) = self.entry_for(&response) else {
+    /// Keeps `reply` if it can be cached, and returns what to send.
+    fn store(&self, target: &[u8], variant: u16, reply: Reply) -> Outgoing {
+        let Some(entry) = self.entry_for(&reply) else {
             self.remove(target, variant);
-            return response;
+            return Outgoing::Built(reply.response);
         };
         let entry = Rc::new(entry);
-        let answer = entry.response();
-        self.insert(target, variant, entry);
-        answer
+        self.insert(target, variant, entry.clone());
+        Outgoing::Cached(entry)
     }
 
-    fn entry_for(&self, response: &Response) -> Option<Entry> {
-        if !matches!(response.status, Status::OK | Status::NOT_FOUND) || response.close {
+    fn entry_for(&self, reply: &Reply) -> Option<Entry> {
+        let response = &reply.response;
+        if !matches!(response.status, Status::OK | Status::NOT_FOUND) {
             return None;
         }
         // Without a file version the entry could not be revalidated; only compiled-in pages
         // are safe that way.
-        let body = match (&response.body, response.version) {
+        let body = match (&response.body, reply.version) {
             (Body::Static(bytes), _) => CachedBody::Static(bytes),
             (Body::File { file, offset, len }, Some(_)) if *len <= CACHED_BODY_MAX => {
                 let mut bytes = vec![0u8; *len as usize];
@@ -222,16 +269,13 @@ impl ResponseCache {
             }
             _ => return None,
         };
-        let head_prefix = response.head_prefix.clone().unwrap_or_else(|| {
-            let mut prefix = Vec::with_capacity(256);
-            crate::http::encode::write_head_prefix(&mut prefix, response);
-            prefix.into()
-        });
+        let mut head_prefix = Vec::with_capacity(256);
+        write_head_prefix(&mut head_prefix, response);
         Some(Entry {
             status: response.status,
-            head_prefix,
+            head_prefix: head_prefix.into(),
             body,
-            version: response.version,
+            version: reply.version,
             checked_ms: Cell::new(self.now_ms()),
         })
     }
