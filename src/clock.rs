@@ -9,17 +9,17 @@
 use nix::time::{ClockId, clock_getres, clock_gettime};
 
 /// Milliseconds on the coarse monotonic clock (from an unspecified start; never goes back).
-pub fn monotonic_ms() -> u64 {
+pub(crate) fn monotonic_ms() -> u64 {
     millis(ClockId::CLOCK_MONOTONIC_COARSE)
 }
 
 /// Whole seconds since the Unix epoch, from the coarse wall clock.
-pub fn unix_seconds() -> u64 {
+pub(crate) fn unix_seconds() -> u64 {
     clock_gettime(ClockId::CLOCK_REALTIME_COARSE).map_or(0, |now| now.tv_sec().max(0) as u64)
 }
 
 /// How far `monotonic_ms` may lag the precise clock, rounded up to whole milliseconds.
-pub fn resolution_ms() -> u64 {
+pub(crate) fn resolution_ms() -> u64 {
     clock_getres(ClockId::CLOCK_MONOTONIC_COARSE).map_or(10, |res| {
         let nanos = res.tv_sec().max(0) as u64 * 1_000_000_000 + res.tv_nsec().max(0) as u64;
         nanos.div_ceil(1_000_000)

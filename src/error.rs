@@ -11,7 +11,7 @@ use crate::http::{ParseError, Status};
 
 /// Why a connection answers with an error of its own instead of passing a request to the site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rejection {
+pub(crate) enum Rejection {
     /// The request head or body broke a rule or a limit.
     Parse(ParseError),
     /// The client took longer than the header timeout to send a head or a piece of body.
@@ -20,7 +20,7 @@ pub enum Rejection {
 
 /// The status and log level for a rejected request. Every cause is the client's (a public
 /// server sees them constantly), hence debug.
-pub fn rejection(rejection: Rejection) -> (Status, Level) {
+pub(crate) fn rejection(rejection: Rejection) -> (Status, Level) {
     let status = match rejection {
         Rejection::Parse(ParseError::Malformed(_)) => Status::BAD_REQUEST,
         Rejection::Parse(ParseError::RequestLineTooLong) => Status::URI_TOO_LONG,
@@ -36,7 +36,7 @@ pub fn rejection(rejection: Rejection) -> (Status, Level) {
 
 /// The status and log level for a failed open or read of a file the client asked for, as nginx's
 /// static module maps errno.
-pub fn file_error(error: &io::Error) -> (Status, Level) {
+pub(crate) fn file_error(error: &io::Error) -> (Status, Level) {
     match error.raw_os_error() {
         // Not there, a file used as a directory, a name too long, a symlink that escapes the root
         // or loops: all simply "not found" to the client.

@@ -20,14 +20,14 @@
 //! - [`log`]: log lines to stderr or a file, from every process.
 
 pub mod cache;
-pub mod clock;
+pub(crate) mod clock;
 pub mod config;
-pub mod conn;
-pub mod error;
+pub(crate) mod conn;
+pub(crate) mod error;
 pub mod fs;
 pub mod http;
 pub mod limits;
 pub mod log;
 pub mod master;
 pub mod process;
-pub mod worker;
+pub(crate) mod worker;

@@ -13,7 +13,7 @@
 use std::cell::RefCell;
 
 /// A fresh buffer's capacity: most request heads and small responses fit.
-pub const INITIAL_CAPACITY: usize = 2048;
+pub(crate) const INITIAL_CAPACITY: usize = 2048;
 
 /// Buffers that grew past this are freed instead of pooled: the output buffer of a pipelined
 /// batch reaches about 64 KiB before it is flushed, and is worth keeping. A read buffer that
@@ -41,7 +41,7 @@ thread_local! {
 }
 
 /// An empty buffer with room for at least `INITIAL_CAPACITY` bytes.
-pub fn take() -> Vec<u8> {
+pub(crate) fn take() -> Vec<u8> {
     FREE.with_borrow_mut(|free| match free.buffers.pop() {
         Some(buffer) => {
             free.bytes -= buffer.capacity();
@@ -52,7 +52,7 @@ pub fn take() -> Vec<u8> {
 }
 
 /// Takes back a buffer that is no longer needed; its contents are dropped.
-pub fn give(mut buffer: Vec<u8>) {
+pub(crate) fn give(mut buffer: Vec<u8>) {
     if buffer.capacity() < INITIAL_CAPACITY || buffer.capacity() > MAX_POOLED_CAPACITY {
         return;
     }

@@ -27,7 +27,7 @@ const TICK_MIN: Duration = Duration::from_millis(10);
 
 /// What a connection is waiting for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wait {
+pub(crate) enum Wait {
     /// Nothing with a deadline.
     None,
     /// Bytes of a request, or of a lingering close.
@@ -49,7 +49,7 @@ struct Slot {
 }
 
 #[derive(Debug)]
-pub struct Deadlines {
+pub(crate) struct Deadlines {
     tick: Duration,
     /// Added to every deadline: how far the coarse clock may lag, so none fires early.
     slack_ms: u64,
@@ -59,7 +59,7 @@ pub struct Deadlines {
 
 impl Deadlines {
     /// A register whose sweep is frequent enough for `shortest`, the shortest timeout in use.
-    pub fn new(shortest: Duration) -> Deadlines {
+    pub(crate) fn new(shortest: Duration) -> Deadlines {
         Deadlines {
             tick: (shortest / 10).clamp(TICK_MIN, TICK_MAX),
             slack_ms: crate::clock::resolution_ms(),
@@ -69,12 +69,12 @@ impl Deadlines {
     }
 
     /// How often `sweep` must run.
-    pub fn tick(&self) -> Duration {
+    pub(crate) fn tick(&self) -> Duration {
         self.tick
     }
 
     /// Gives a new connection a slot, with no deadline yet.
-    pub fn register(&self) -> u32 {
+    pub(crate) fn register(&self) -> u32 {
         let key = self.slots_mut().insert(Slot {
             waker: None,
             deadline: 0,
@@ -85,12 +85,12 @@ impl Deadlines {
         key as u32
     }
 
-    pub fn unregister(&self, key: u32) {
+    pub(crate) fn unregister(&self, key: u32) {
         self.slots_mut().try_remove(key as usize);
     }
 
     /// The deadline `timeout` from now, for `arm`.
-    pub fn after(&self, timeout: Duration) -> u64 {
+    pub(crate) fn after(&self, timeout: Duration) -> u64 {
         let millis = timeout.as_nanos().div_ceil(1_000_000) as u64;
         crate::clock::monotonic_ms() + millis + self.slack_ms
     }
@@ -98,7 +98,7 @@ impl Deadlines {
     /// Starts a wait of kind `wait` that ends at `deadline` (from `after`) by waking `waker`,
     /// forgetting whether an earlier one expired. `false` if an idle wait is refused because
     /// the worker is draining.
-    pub fn arm(&self, key: u32, wait: Wait, deadline: u64, waker: &Waker) -> bool {
+    pub(crate) fn arm(&self, key: u32, wait: Wait, deadline: u64, waker: &Waker) -> bool {
         if wait == Wait::Idle && self.is_draining() {
             return false;
         }
@@ -115,18 +115,18 @@ impl Deadlines {
     }
 
     /// Whether the slot's wait has been ended by its deadline or by a drain.
-    pub fn expired(&self, key: u32) -> bool {
+    pub(crate) fn expired(&self, key: u32) -> bool {
         self.slots_mut()
             .get(key as usize)
             .is_some_and(|slot| slot.expired)
     }
 
-    pub fn is_draining(&self) -> bool {
+    pub(crate) fn is_draining(&self) -> bool {
         self.draining.get()
     }
 
     /// Ends every wait whose deadline has passed.
-    pub fn sweep(&self) {
+    pub(crate) fn sweep(&self) {
         let now = crate::clock::monotonic_ms();
         for (_, slot) in self.slots_mut().iter_mut() {
             if slot.wait != Wait::None && slot.deadline <= now {
@@ -136,7 +136,7 @@ impl Deadlines {
     }
 
     /// Marks the worker as draining and ends every idle wait.
-    pub fn drain(&self) {
+    pub(crate) fn drain(&self) {
         self.draining.set(true);
         for (_, slot) in self.slots_mut().iter_mut() {
             if slot.wait == Wait::Idle {

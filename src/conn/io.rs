@@ -18,7 +18,7 @@ use crate::http::response::{Body, Segment, Source};
 use crate::limits::{INLINE_BODY_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT, OUTPUT_FLUSH_BYTES};
 
 /// Most bytes asked of the kernel per read.
-pub const READ_CHUNK: usize = 16 * 1024;
+pub(crate) const READ_CHUNK: usize = 16 * 1024;
 
 /// Largest single sendfile call; the kernel caps one call near 2 GiB anyway.
 const SENDFILE_CHUNK: u64 = 1 << 30;
@@ -26,7 +26,7 @@ const SENDFILE_CHUNK: u64 = 1 << 30;
 /// Reads what the socket has into `input` without waiting, never letting it grow past `limit`
 /// bytes; an empty buffer is borrowed from the worker's pool first. Returns the bytes read
 /// (0: end of stream), or WouldBlock if the readiness was stale.
-pub fn try_read(stream: &TcpStream, input: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
+pub(crate) fn try_read(stream: &TcpStream, input: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
     let room = limit.saturating_sub(input.len()).min(READ_CHUNK);
     if room == 0 {
         // The parser rejects a head before the buffer is this full; reaching here is a bug.
@@ -55,7 +55,7 @@ pub fn try_read(stream: &TcpStream, input: &mut Vec<u8>, limit: usize) -> io::Re
 
 /// How a wait for the socket to become readable ended.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ReadWait {
+pub(crate) enum ReadWait {
     Readable,
     /// The deadline passed, or the worker drains an idle connection.
     Expired,
@@ -65,7 +65,7 @@ pub enum ReadWait {
 
 /// Waits until `stream` is readable, or `deadline` (from the worker's register) passes. The
 /// register is armed only if the socket is not ready on the first look.
-pub fn readable<'a>(
+pub(crate) fn readable<'a>(
     stream: &'a TcpStream,
     deadlines: &'a Deadlines,
     slot: u32,
@@ -92,7 +92,7 @@ pub fn readable<'a>(
 /// A connection's socket for writing, with the register that bounds how long a write may wait
 /// for the client to read.
 #[derive(Clone, Copy)]
-pub struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     pub stream: &'a TcpStream,
     pub shared: &'a Shared,
     pub slot: u32,
@@ -139,7 +139,10 @@ impl<'a> Writer<'a> {
 
     /// Writes and clears `output`. A `poll_fn`, not an `async fn`: this future is part of every
     /// connection's, and this way it holds only what it needs.
-    pub fn write_all(self, output: &'a mut Vec<u8>) -> impl Future<Output = io::Result<()>> + 'a {
+    pub(crate) fn write_all(
+        self,
+        output: &'a mut Vec<u8>,
+    ) -> impl Future<Output = io::Result<()>> + 'a {
         let (mut written, mut armed) = (0, false);
         std::future::poll_fn(move |cx| {
             while written < output.len() {
@@ -157,7 +160,11 @@ impl<'a> Writer<'a> {
 
 /// Puts a response body on its way: appended to `output` if small, else sent from the file
 /// with sendfile after `output` is flushed.
-pub async fn append_body(writer: &Writer<'_>, output: &mut Vec<u8>, body: Body) -> io::Result<()> {
+pub(crate) async fn append_body(
+    writer: &Writer<'_>,
+    output: &mut Vec<u8>,
+    body: Body,
+) -> io::Result<()> {
     match body {
         Body::File { file, offset, len } if len > INLINE_BODY_MAX => {
             append_file_range(writer, output, &file, offset, len).await?;
@@ -194,7 +201,7 @@ pub async fn append_body(writer: &Writer<'_>, output: &mut Vec<u8>, body: Body) 
 }
 
 /// Whether `body` is copied into the output buffer rather than sent from where it is.
-pub fn fits_inline(body: &Body) -> bool {
+pub(crate) fn fits_inline(body: &Body) -> bool {
     match body {
         Body::Empty | Body::Static(_) | Body::Bytes(_) => true,
         Body::Shared { len, .. } => *len as u64 <= INLINE_BODY_MAX,
@@ -204,7 +211,7 @@ pub fn fits_inline(body: &Body) -> bool {
 }
 
 /// Appends a body for which `fits_inline` holds.
-pub fn append_inline(output: &mut Vec<u8>, body: Body) -> io::Result<()> {
+pub(crate) fn append_inline(output: &mut Vec<u8>, body: Body) -> io::Result<()> {
     match body {
         Body::Empty => {}
         Body::Static(bytes) => output.extend_from_slice(bytes),
@@ -299,7 +306,7 @@ async fn send_file(writer: &Writer<'_>, file: &File, offset: u64, len: u64) -> i
 
 /// Half-closes, then reads and drops what the client still sends, for a bounded time and
 /// amount, so that our last response is not destroyed by a reset (RFC 9112 §9.6).
-pub async fn linger(stream: &mut TcpStream, deadlines: &Deadlines, slot: u32) {
+pub(crate) async fn linger(stream: &mut TcpStream, deadlines: &Deadlines, slot: u32) {
     if stream.shutdown().await.is_err() {
         return;
     }

@@ -47,7 +47,7 @@ pub struct ConnLimits {
 
 /// What every connection of a worker shares.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     pub site: Site,
     /// Small answers with their heads encoded, in front of `site`.
     pub cache: ResponseCache,
@@ -57,7 +57,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(site: Site, cache: ResponseCache, limits: ConnLimits) -> Shared {
+    pub(crate) fn new(site: Site, cache: ResponseCache, limits: ConnLimits) -> Shared {
         Shared {
             site,
             cache,
@@ -156,7 +156,7 @@ impl Exchange {
 ///
 /// Not an `async fn`: its arguments would be stored twice in the future, once as arguments and
 /// once in the connection, and every idle connection would pay for both.
-pub fn serve(
+pub(crate) fn serve(
     stream: TcpStream,
     shared: Rc<Shared>,
     permit: OwnedSemaphorePermit,

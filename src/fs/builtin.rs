@@ -13,7 +13,7 @@ const HTML: &str = "text/html; charset=utf-8";
 
 /// `/` and `/index.html` are the welcome page, `/favicon.ico` its icon; everything else is the
 /// built-in 404 page.
-pub fn serve(resolved: &Resolved) -> Response {
+pub(crate) fn serve(resolved: &Resolved) -> Response {
     let file = match resolved.segments.as_slice() {
         [] => Some((INDEX, HTML)),
         [name] if !resolved.trailing_slash => match name.as_slice() {
@@ -32,6 +32,6 @@ pub fn serve(resolved: &Resolved) -> Response {
 }
 
 /// The built-in 404 page, also used for sites whose folder has no `404.html`.
-pub fn not_found() -> Response {
+pub(crate) fn not_found() -> Response {
     Response::new(Status::NOT_FOUND, Body::Static(NOT_FOUND)).with_header("Content-Type", HTML)
 }

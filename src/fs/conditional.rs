@@ -6,7 +6,7 @@ use crate::http::Request;
 
 /// What the preconditions decide.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Precondition {
+pub(crate) enum Precondition {
     /// Serve the representation (perhaps a range of it).
     Proceed,
     /// 304: the client's cached copy is current.
@@ -17,7 +17,7 @@ pub enum Precondition {
 
 /// The validators of the selected representation.
 #[derive(Clone, Copy, Debug)]
-pub struct Validators<'a> {
+pub(crate) struct Validators<'a> {
     /// Strong entity tag with its quotes, if known.
     pub etag: Option<&'a str>,
     pub last_modified: Option<SystemTime>,
@@ -29,7 +29,7 @@ pub struct Validators<'a> {
 /// If-Unmodified-Since and If-Modified-Since hold one date: a value that is not an HTTP-date,
 /// or more than one field line, and the field is ignored (§13.1.3, §13.1.4), so it never
 /// causes a 304 or a 412 on its own.
-pub fn evaluate(
+pub(crate) fn evaluate(
     request: &Request<'_, '_>,
     validators: &Validators<'_>,
     safe_method: bool,
@@ -83,7 +83,7 @@ fn single_date(request: &Request<'_, '_>, name: &str) -> Option<u64> {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Comparison {
+pub(crate) enum Comparison {
     /// Both tags strong and identical (§8.8.3.2).
     Strong,
     /// Identical opaque tags, W/ prefixes ignored.
@@ -91,7 +91,7 @@ pub enum Comparison {
 }
 
 /// Whether `current` matches the field value `list` (`*` or a list of entity tags).
-pub fn matches_list(list: &str, current: Option<&str>, comparison: Comparison) -> bool {
+pub(crate) fn matches_list(list: &str, current: Option<&str>, comparison: Comparison) -> bool {
     matches_lines(std::iter::once(list), current, comparison)
 }
 
@@ -99,7 +99,7 @@ pub fn matches_list(list: &str, current: Option<&str>, comparison: Comparison) -
 /// (`*` or a list of entity tags). Several lines give the answer one line with the same
 /// members gives: `*` counts only as the list's sole member, and the list ends at its first
 /// malformed member, whichever line it is on.
-pub fn matches_lines<'a>(
+pub(crate) fn matches_lines<'a>(
     lines: impl Iterator<Item = &'a str>,
     current: Option<&str>,
     comparison: Comparison,
@@ -137,12 +137,8 @@ pub fn matches_lines<'a>(
     false
 }
 
-/// Entity tags of a list, as (weak, `"opaque"` with quotes). Stops at the first malformed one.
-pub fn entity_tags(list: &str) -> impl Iterator<Item = (bool, &str)> {
-    EntityTags { rest: list }
-}
-
-/// The entity tags of one list; after the iteration, `rest` is empty if the list ended well and
+/// The entity tags of one list, as (weak, `"opaque"` with quotes), stopping at the first
+/// malformed one; after the iteration, `rest` is empty if the list ended well and
 /// holds the malformed member where it stopped otherwise.
 struct EntityTags<'a> {
     rest: &'a str,
@@ -170,12 +166,12 @@ impl<'a> Iterator for EntityTags<'a> {
 }
 
 /// An HTTP-date, as whole seconds since the epoch; `None` when it does not parse.
-pub fn parse_date(text: &str) -> Option<u64> {
+pub(crate) fn parse_date(text: &str) -> Option<u64> {
     httpdate::parse_http_date(text.trim()).ok().map(seconds)
 }
 
 /// Dates in HTTP have one-second resolution; file times have nanoseconds.
-pub fn seconds(time: SystemTime) -> u64 {
+pub(crate) fn seconds(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
@@ -185,7 +181,10 @@ mod tests {
 
     #[test]
     fn tag_lists() {
-        let tags: Vec<_> = entity_tags(r#""a", W/"b" ,"c,d""#).collect();
+        let tags: Vec<_> = EntityTags {
+            rest: r#""a", W/"b" ,"c,d""#,
+        }
+        .collect();
         assert_eq!(
             tags,
             vec![(false, "\"a\""), (true, "\"b\""), (false, "\"c,d\"")]

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 /// Unknown types are sent as bytes for the client to save, never sniffed (we also send
 /// `X-Content-Type-Options: nosniff`).
-pub const FALLBACK: &str = "application/octet-stream";
+pub(crate) const FALLBACK: &str = "application/octet-stream";
 
 /// Web files by extension (lower case), sorted for binary search. Text types carry
 /// `charset=utf-8`: without it old clients read them as US-ASCII or ISO-8859-1, and sites today
@@ -83,7 +83,7 @@ const WEB_TYPES: &[(&str, &str)] = &[
 ];
 
 /// The Content-Type for a file named `name`.
-pub fn content_type(name: &[u8]) -> Cow<'static, str> {
+pub(crate) fn content_type(name: &[u8]) -> Cow<'static, str> {
     let extension = match name.iter().rposition(|&b| b == b'.') {
         Some(dot) if dot > 0 => &name[dot + 1..],
         _ => return Cow::Borrowed(FALLBACK),

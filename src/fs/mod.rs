@@ -16,14 +16,14 @@
 //! 8. conditional: 304 or 412 by RFC 9110 §13.2.2 (`conditional.rs`).
 //! 9. range: 206 (single or multipart), 416, or the whole body (`range.rs`).
 
-pub mod builtin;
+mod builtin;
 pub mod compress;
-pub mod conditional;
+mod conditional;
 pub mod encoding;
 pub mod etag;
-pub mod listing;
-pub mod mime;
-pub mod open;
+mod listing;
+mod mime;
+pub(crate) mod open;
 pub mod path;
 pub mod range;
 

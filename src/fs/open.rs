@@ -18,7 +18,7 @@ use nix::sys::stat::Mode;
 
 /// The directory a site is served from, held open for the worker's life.
 #[derive(Debug)]
-pub struct RootDir {
+pub(crate) struct RootDir {
     fd: OwnedFd,
     /// Canonical path of the root, for the fallback check and for messages.
     path: PathBuf,
@@ -28,7 +28,7 @@ pub struct RootDir {
 
 /// An open file or directory and its metadata from the same descriptor.
 #[derive(Debug)]
-pub struct Opened {
+pub(crate) struct Opened {
     pub file: File,
     pub meta: Metadata,
 }
@@ -39,7 +39,7 @@ fn open_flags() -> OFlag {
 }
 
 impl RootDir {
-    pub fn open(path: &Path) -> io::Result<RootDir> {
+    pub(crate) fn open(path: &Path) -> io::Result<RootDir> {
         let path = std::fs::canonicalize(path)?;
         let fd = open(&path, open_flags() | OFlag::O_DIRECTORY, Mode::empty())?;
         let has_openat2 = !matches!(
@@ -53,12 +53,12 @@ impl RootDir {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Opens `relative` (bytes of a path with no leading `/`; empty for the root itself).
-    pub fn open_beneath(&self, relative: &[u8]) -> io::Result<Opened> {
+    pub(crate) fn open_beneath(&self, relative: &[u8]) -> io::Result<Opened> {
         let relative = as_path(relative);
         let fd = if self.has_openat2 {
             match self.openat2_beneath(relative, ResolveFlag::empty()) {

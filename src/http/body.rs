@@ -57,10 +57,6 @@ impl BodyDecoder {
         }
     }
 
-    pub fn is_done(&self) -> bool {
-        *self == BodyDecoder::Done
-    }
-
     /// Consumes the body bytes at the front of `input`. Bytes after the body are left alone.
     pub fn consume(&mut self, input: &[u8], max_body: u64) -> Result<Progress, ParseError> {
         let progress = match self {

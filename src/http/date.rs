@@ -17,7 +17,7 @@ thread_local! {
 }
 
 /// Calls `f` with the current IMF-fixdate.
-pub fn with_now<R>(f: impl FnOnce(&str) -> R) -> R {
+pub(crate) fn with_now<R>(f: impl FnOnce(&str) -> R) -> R {
     let second = crate::clock::unix_seconds();
     CACHE.with(|cell| {
         let mut cached = cell.borrow_mut();

@@ -80,7 +80,6 @@ pub struct HeadLimits {
 #[derive(Debug)]
 pub struct Request<'b, 'h> {
     pub method: Method,
-    pub method_token: &'b str,
     pub target: &'b str,
     pub version: Version,
     pub headers: &'h [Header<'b>],
@@ -234,7 +233,6 @@ pub fn parse<'b, 'h>(
     };
     let request = Request {
         method: Method::from_token(method_token),
-        method_token,
         target,
         version,
         headers,

@@ -24,7 +24,6 @@ impl Status {
     pub const HEADER_FIELDS_TOO_LARGE: Status = Status(431);
     pub const INTERNAL_SERVER_ERROR: Status = Status(500);
     pub const NOT_IMPLEMENTED: Status = Status(501);
-    pub const SERVICE_UNAVAILABLE: Status = Status(503);
     pub const VERSION_NOT_SUPPORTED: Status = Status(505);
 
     pub fn code(self) -> u16 {
@@ -52,7 +51,6 @@ impl Status {
             431 => "Request Header Fields Too Large",
             500 => "Internal Server Error",
             501 => "Not Implemented",
-            503 => "Service Unavailable",
             505 => "HTTP Version Not Supported",
             _ => "Unknown",
         }
@@ -61,9 +59,5 @@ impl Status {
     /// RFC 9110 §8.6: 1xx, 204 and 304 responses never carry Content-Length framing a body.
     pub fn allows_body(self) -> bool {
         !(self.0 < 200 || self.0 == 204 || self.0 == 304)
-    }
-
-    pub fn is_error(self) -> bool {
-        self.0 >= 400
     }
 }

@@ -18,7 +18,7 @@ use crate::limits::LISTEN_BACKLOG;
 
 /// Binds `addr`. Connections are handed to a worker only once their first bytes have arrived,
 /// or after `defer` (see [`defer_accept`]).
-pub fn bind(addr: SocketAddr, defer: Duration) -> std::io::Result<TcpListener> {
+pub(crate) fn bind(addr: SocketAddr, defer: Duration) -> std::io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     // A restarted server must be able to bind while old connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
@@ -36,7 +36,7 @@ pub fn bind(addr: SocketAddr, defer: Duration) -> std::io::Result<TcpListener> {
 }
 
 /// Binds every address or none.
-pub fn bind_all(addrs: &[SocketAddr], defer: Duration) -> anyhow::Result<Vec<TcpListener>> {
+pub(crate) fn bind_all(addrs: &[SocketAddr], defer: Duration) -> anyhow::Result<Vec<TcpListener>> {
     addrs
         .iter()
         .map(|&addr| bind(addr, defer).with_context(|| format!("cannot listen on {addr}")))

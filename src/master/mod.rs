@@ -11,9 +11,9 @@
 //! 4. reopen: USR1 reopens the log file here and in every worker;
 //! 5. timers: due respawns, and kills for workers past their drain deadline.
 
-pub mod listen;
-pub mod respawn;
-pub mod signals;
+mod listen;
+mod respawn;
+mod signals;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

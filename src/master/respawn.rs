@@ -4,16 +4,16 @@
 use std::time::Duration;
 
 /// A worker that exits sooner than this after its start counts as failing to start.
-pub const QUICK_EXIT: Duration = Duration::from_secs(2);
+pub(crate) const QUICK_EXIT: Duration = Duration::from_secs(2);
 
 /// First delay before respawning a worker that failed to start; doubles with each failure.
-pub const FIRST_DELAY: Duration = Duration::from_millis(100);
+pub(crate) const FIRST_DELAY: Duration = Duration::from_millis(100);
 
 /// Consecutive quick failures after which the slot is given up.
-pub const MAX_QUICK_FAILURES: u32 = 5;
+pub(crate) const MAX_QUICK_FAILURES: u32 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Decision {
+pub(crate) enum Decision {
     /// Respawn after this delay (zero: now).
     RespawnAfter(Duration),
     /// Keeps dying right after start: stop trying, say so loudly.
@@ -24,13 +24,13 @@ pub enum Decision {
 
 /// A slot's record of recent failures.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     quick_failures: u32,
 }
 
 impl Backoff {
     /// Decides what to do about a worker that ran for `ran_for` and exited, fatally or not.
-    pub fn on_exit(&mut self, ran_for: Duration, fatal: bool) -> Decision {
+    pub(crate) fn on_exit(&mut self, ran_for: Duration, fatal: bool) -> Decision {
         if fatal {
             return Decision::Fatal;
         }

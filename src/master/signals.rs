@@ -12,7 +12,7 @@ use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 /// The signals the master acts on.
-pub const HANDLED: [Signal; 6] = [
+pub(crate) const HANDLED: [Signal; 6] = [
     Signal::SIGCHLD,
     Signal::SIGTERM,
     Signal::SIGINT,
@@ -21,7 +21,7 @@ pub const HANDLED: [Signal; 6] = [
     Signal::SIGUSR1,
 ];
 
-pub fn handled_set() -> SigSet {
+pub(crate) fn handled_set() -> SigSet {
     let mut set = SigSet::empty();
     for signal in HANDLED {
         set.add(signal);
@@ -29,13 +29,13 @@ pub fn handled_set() -> SigSet {
     set
 }
 
-pub struct Signals {
+pub(crate) struct Signals {
     fd: SignalFd,
 }
 
 impl Signals {
     /// Blocks the handled signals for this process and opens a descriptor that reads them.
-    pub fn open() -> nix::Result<Signals> {
+    pub(crate) fn open() -> nix::Result<Signals> {
         let set = handled_set();
         set.thread_block()?;
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
@@ -43,7 +43,7 @@ impl Signals {
     }
 
     /// Waits up to `timeout` (forever if `None`) and returns the signals received, in order.
-    pub fn wait(&mut self, timeout: Option<Duration>) -> Vec<Signal> {
+    pub(crate) fn wait(&mut self, timeout: Option<Duration>) -> Vec<Signal> {
         let timeout = match timeout {
             None => PollTimeout::NONE,
             // Round up so a deadline a few microseconds away is not polled in a busy loop.

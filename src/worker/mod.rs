@@ -31,7 +31,7 @@ use timer::Timer;
 mod timer;
 
 /// Exit code of a worker that cannot run its configuration; the master does not respawn it.
-pub const EXIT_FATAL: i32 = 2;
+pub(crate) const EXIT_FATAL: i32 = 2;
 
 /// Exit code of a worker that cannot go on but whose replacement may: the master respawns it.
 const EXIT_RESPAWN: i32 = 1;
@@ -44,7 +44,7 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 const EXHAUSTION_EPISODE_GAP: Duration = Duration::from_secs(5);
 
 /// Runs worker number `id` (1-based) on `listeners` and returns its exit code.
-pub fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i32 {
+pub(crate) fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i32 {
     let site = match Site::open(config.root.as_deref(), config.site.clone()) {
         Ok(site) => site,
         Err(e) => {

@@ -18,7 +18,7 @@ use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
 /// A timer that fires once or every period; waited on by one task at a time.
-pub struct Timer {
+pub(crate) struct Timer {
     fd: AsyncFd<Fd>,
 }
 
@@ -33,7 +33,7 @@ impl AsRawFd for Fd {
 
 impl Timer {
     /// An unarmed timer on the monotonic clock. Needs the worker's event loop.
-    pub fn new() -> io::Result<Timer> {
+    pub(crate) fn new() -> io::Result<Timer> {
         let fd = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
             TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC,
@@ -45,14 +45,14 @@ impl Timer {
     }
 
     /// Fires every `period` from now on; ticks missed while nobody waited count as one.
-    pub fn repeat(&self, period: Duration) -> io::Result<()> {
+    pub(crate) fn repeat(&self, period: Duration) -> io::Result<()> {
         self.arm(Expiration::Interval(TimeSpec::from_duration(nonzero(
             period,
         ))))
     }
 
     /// Waits `duration`.
-    pub async fn sleep(&self, duration: Duration) -> io::Result<()> {
+    pub(crate) async fn sleep(&self, duration: Duration) -> io::Result<()> {
         self.arm(Expiration::OneShot(TimeSpec::from_duration(nonzero(
             duration,
         ))))?;
@@ -60,7 +60,7 @@ impl Timer {
     }
 
     /// Waits for the timer to fire (at once if it fired since the last wait).
-    pub async fn fired(&self) -> io::Result<()> {
+    pub(crate) async fn fired(&self) -> io::Result<()> {
         loop {
             let mut ready = self.fd.readable().await?;
             // Reading the expiry count resets it; EAGAIN means the readiness was stale.

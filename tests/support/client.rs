@@ -9,7 +9,7 @@ use super::WAIT;
 
 /// A parsed response.
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub head: String,
     pub headers: Vec<(String, String)>,
@@ -17,19 +17,19 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
     /// Header names and values, minus Date (which may tick between two responses).
-    pub fn stable_headers(&self) -> HashMap<String, String> {
+    pub(crate) fn stable_headers(&self) -> HashMap<String, String> {
         self.headers
             .iter()
             .filter(|(n, _)| !n.eq_ignore_ascii_case("date"))
@@ -39,13 +39,13 @@ impl Response {
 }
 
 /// A client connection with its own read buffer, so pipelined responses can be read one by one.
-pub struct Client {
+pub(crate) struct Client {
     pub stream: TcpStream,
     buffer: Vec<u8>,
 }
 
 impl Client {
-    pub fn connect(addr: SocketAddr) -> Client {
+    pub(crate) fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(WAIT)).unwrap();
         stream.set_write_timeout(Some(WAIT)).unwrap();
@@ -55,12 +55,12 @@ impl Client {
         }
     }
 
-    pub fn send(&mut self, bytes: &[u8]) {
+    pub(crate) fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send");
     }
 
     /// Sends a GET for `path` with a Host header.
-    pub fn get(&mut self, path: &str) -> Response {
+    pub(crate) fn get(&mut self, path: &str) -> Response {
         self.send(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes());
         self.response()
     }
@@ -78,17 +78,17 @@ impl Client {
     }
 
     /// Reads one response to a GET (or any method with a body).
-    pub fn response(&mut self) -> Response {
+    pub(crate) fn response(&mut self) -> Response {
         self.read_response(false).expect("a response")
     }
 
     /// Reads one response to a HEAD request: no body whatever Content-Length says.
-    pub fn head_response(&mut self) -> Response {
+    pub(crate) fn head_response(&mut self) -> Response {
         self.read_response(true).expect("a response")
     }
 
     /// Reads one response; `None` if the connection closed before a full head arrived.
-    pub fn read_response(&mut self, to_head: bool) -> Option<Response> {
+    pub(crate) fn read_response(&mut self, to_head: bool) -> Option<Response> {
         let head_end = loop {
             if let Some(pos) = find(&self.buffer, b"\r\n\r\n") {
                 break pos + 4;
@@ -136,13 +136,13 @@ impl Client {
 
     /// Whether the server closes the connection: reads until end of stream and returns what came
     /// before it. Panics if the server keeps it open past `WAIT`.
-    pub fn read_until_closed(&mut self) -> Vec<u8> {
+    pub(crate) fn read_until_closed(&mut self) -> Vec<u8> {
         while self.fill() > 0 {}
         std::mem::take(&mut self.buffer)
     }
 
     /// True if the server has closed the connection (end of stream with nothing more sent).
-    pub fn is_closed(&mut self) -> bool {
+    pub(crate) fn is_closed(&mut self) -> bool {
         self.read_until_closed().is_empty()
     }
 }
@@ -152,14 +152,14 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Sends raw bytes on a new connection and reads one response.
-pub fn exchange(addr: SocketAddr, raw: &[u8]) -> Response {
+pub(crate) fn exchange(addr: SocketAddr, raw: &[u8]) -> Response {
     let mut client = Client::connect(addr);
     client.send(raw);
     client.response()
 }
 
 /// GET `path` on a new connection, with extra header lines (each ending in CRLF).
-pub fn get_with(addr: SocketAddr, path: &str, headers: &str) -> Response {
+pub(crate) fn get_with(addr: SocketAddr, path: &str, headers: &str) -> Response {
     exchange(
         addr,
         format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}\r\n").as_bytes(),
@@ -167,6 +167,6 @@ pub fn get_with(addr: SocketAddr, path: &str, headers: &str) -> Response {
 }
 
 /// GET `path` on a new connection.
-pub fn get(addr: SocketAddr, path: &str) -> Response {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> Response {
     Client::connect(addr).get(path)
 }

@@ -13,14 +13,14 @@ use std::path::{Path, PathBuf};
 ///         link-in.txt -> hello.txt          link-out.txt -> ../secret.txt
 ///         link-abs-in.txt -> /abs/root/hello.txt   link-dir-out -> ../outside
 /// ```
-pub struct Site {
+pub(crate) struct Site {
     pub dir: tempfile::TempDir,
 }
 
-pub const SECRET: &str = "TOP-SECRET-do-not-serve";
+pub(crate) const SECRET: &str = "TOP-SECRET-do-not-serve";
 
 impl Site {
-    pub fn new() -> Site {
+    pub(crate) fn new() -> Site {
         let dir = tempfile::tempdir().unwrap();
         let base = dir.path();
         let root = base.join("root");
@@ -53,16 +53,16 @@ impl Site {
         Site { dir }
     }
 
-    pub fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.dir.path().join("root")
     }
 
-    pub fn root_arg(&self) -> String {
+    pub(crate) fn root_arg(&self) -> String {
         self.root().to_string_lossy().into_owned()
     }
 }
 
 /// Deterministic bytes that make an offset error visible.
-pub fn pattern(len: usize) -> Vec<u8> {
+pub(crate) fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }

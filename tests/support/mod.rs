@@ -17,10 +17,10 @@ use std::time::{Duration, Instant};
 pub use {client::*, fixtures::*, procfs::*, server::*};
 
 /// Upper bound on any wait in a test: a hung server fails the test instead of hanging it.
-pub const WAIT: Duration = Duration::from_secs(20);
+pub(crate) const WAIT: Duration = Duration::from_secs(20);
 
 /// Polls `condition` until true or `WAIT` passes; returns whether it became true.
-pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+pub(crate) fn eventually(mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + WAIT;
     while Instant::now() < deadline {
         if condition() {

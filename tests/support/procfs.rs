@@ -2,7 +2,7 @@
 //! process holds a socket, resident memory.
 
 /// Children of `pid` from /proc, with their state letter (R, S, Z, ...).
-pub fn children_with_state(pid: u32) -> Vec<(u32, char)> {
+pub(crate) fn children_with_state(pid: u32) -> Vec<(u32, char)> {
     let mut children = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return children;
@@ -29,7 +29,7 @@ pub fn children_with_state(pid: u32) -> Vec<(u32, char)> {
     children
 }
 
-pub fn children_of(pid: u32) -> Vec<u32> {
+pub(crate) fn children_of(pid: u32) -> Vec<u32> {
     children_with_state(pid)
         .into_iter()
         .filter(|(_, s)| *s != 'Z')
@@ -37,7 +37,7 @@ pub fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
-pub fn is_alive(pid: u32) -> bool {
+pub(crate) fn is_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|stat| {
             !stat
@@ -49,7 +49,11 @@ pub fn is_alive(pid: u32) -> bool {
 
 /// Which of `candidates` holds the server side of the loopback TCP connection from
 /// `client_port` to `server_port` (found through /proc/net/tcp inodes).
-pub fn owner_of_connection(server_port: u16, client_port: u16, candidates: &[u32]) -> Option<u32> {
+pub(crate) fn owner_of_connection(
+    server_port: u16,
+    client_port: u16,
+    candidates: &[u32],
+) -> Option<u32> {
     let inode = socket_inode(|local, remote, _| local == server_port && remote == client_port)?;
     candidates
         .iter()
@@ -58,7 +62,7 @@ pub fn owner_of_connection(server_port: u16, client_port: u16, candidates: &[u32
 }
 
 /// The inode of the IPv4 socket listening on `port`.
-pub fn listening_socket_inode(port: u16) -> Option<String> {
+pub(crate) fn listening_socket_inode(port: u16) -> Option<String> {
     const LISTEN: &str = "0A";
     socket_inode(|local, _, state| local == port && state == LISTEN)
 }
@@ -75,7 +79,7 @@ fn socket_inode(wanted: impl Fn(u16, u16, &str) -> bool) -> Option<String> {
 }
 
 /// Whether process `pid` has the socket with this inode among its descriptors.
-pub fn holds_socket(pid: u32, inode: &str) -> bool {
+pub(crate) fn holds_socket(pid: u32, inode: &str) -> bool {
     let wanted = format!("socket:[{inode}]");
     std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
         fds.flatten().any(|fd| {
@@ -85,7 +89,7 @@ pub fn holds_socket(pid: u32, inode: &str) -> bool {
 }
 
 /// A worker's resident memory in KiB, from /proc.
-pub fn rss_kib(pid: u32) -> u64 {
+pub(crate) fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| {

@@ -16,7 +16,7 @@ use super::WAIT;
 use super::procfs::children_of;
 
 /// A running server, killed (with its workers) when dropped.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     log: Arc<(Mutex<Vec<String>>, Condvar)>,
     pub addrs: Vec<SocketAddr>,
@@ -25,7 +25,7 @@ pub struct Server {
 
 impl Server {
     /// Starts `forkhttpd ARGS` on 127.0.0.1:0 with one worker unless ARGS say otherwise.
-    pub fn start(args: &[&str]) -> Server {
+    pub(crate) fn start(args: &[&str]) -> Server {
         let mut full: Vec<String> = Vec::new();
         if !args.iter().any(|a| *a == "-l" || *a == "--listen") {
             full.extend(["-l".into(), "127.0.0.1:0".into()]);
@@ -38,7 +38,7 @@ impl Server {
     }
 
     /// Starts `forkhttpd ARGS` exactly as given and waits until every worker is serving.
-    pub fn start_exact<S: AsRef<str>>(args: &[S]) -> Server {
+    pub(crate) fn start_exact<S: AsRef<str>>(args: &[S]) -> Server {
         let mut server = Server::spawn(args);
         server.await_start();
         server
@@ -64,7 +64,7 @@ impl Server {
     }
 
     /// Starts the binary without waiting for anything.
-    pub fn spawn<S: AsRef<str>>(args: &[S]) -> Server {
+    pub(crate) fn spawn<S: AsRef<str>>(args: &[S]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_forkhttpd"));
         command.args(args.iter().map(AsRef::as_ref));
         Server::spawn_command(command)
@@ -72,7 +72,7 @@ impl Server {
 
     /// Starts `forkhttpd ARGS` (as `Server::start` would) with at most `files` open descriptors
     /// per process, through the shell's `ulimit -n`.
-    pub fn start_with_file_limit(files: u32, args: &[&str]) -> Server {
+    pub(crate) fn start_with_file_limit(files: u32, args: &[&str]) -> Server {
         let mut command = Command::new("sh");
         command
             .arg("-c")
@@ -113,26 +113,26 @@ impl Server {
         }
     }
 
-    pub fn addr(&self) -> SocketAddr {
+    pub(crate) fn addr(&self) -> SocketAddr {
         self.addrs[0]
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Every log line so far.
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.log.0.lock().unwrap().clone()
     }
 
     /// Waits for a log line containing `needle` and returns it.
-    pub fn wait_for(&self, needle: &str) -> String {
+    pub(crate) fn wait_for(&self, needle: &str) -> String {
         self.wait_for_count(needle, 1).pop().unwrap()
     }
 
     /// Waits until `count` log lines contain `needle`; returns them.
-    pub fn wait_for_count(&self, needle: &str, count: usize) -> Vec<String> {
+    pub(crate) fn wait_for_count(&self, needle: &str, count: usize) -> Vec<String> {
         let (lines, changed) = &*self.log;
         let deadline = Instant::now() + WAIT;
         let mut guard = lines.lock().unwrap();
@@ -155,12 +155,12 @@ impl Server {
         }
     }
 
-    pub fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         send_signal(self.pid(), signal);
     }
 
     /// Waits for the master to exit and returns its status.
-    pub fn wait_exit(&mut self) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + WAIT;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -172,7 +172,7 @@ impl Server {
     }
 
     /// Pids of the master's live children (its workers).
-    pub fn worker_pids(&self) -> Vec<u32> {
+    pub(crate) fn worker_pids(&self) -> Vec<u32> {
         children_of(self.pid())
     }
 }
@@ -186,14 +186,14 @@ impl Drop for Server {
 }
 
 /// Sends `signal` to a process this test started.
-pub fn send_signal(pid: u32, signal: Signal) {
+pub(crate) fn send_signal(pid: u32, signal: Signal) {
     let pid = Pid::from_raw(i32::try_from(pid).expect("a pid"));
     kill(pid, signal).unwrap_or_else(|e| panic!("kill({pid}, {signal}): {e}"));
 }
 
 /// Raises this process's soft descriptor limit to `wanted` (or the hard limit), so a test can
 /// hold thousands of connections; children inherit it.
-pub fn raise_file_limit(wanted: u64) -> u64 {
+pub(crate) fn raise_file_limit(wanted: u64) -> u64 {
     use nix::sys::resource::{Resource, getrlimit, setrlimit};
     let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
     let target = wanted.min(hard).max(soft);

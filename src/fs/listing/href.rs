@@ -17,14 +17,14 @@ const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// One path segment, percent-encoded so that it holds only unreserved characters and `%XX`.
-pub fn segment(name: &[u8]) -> String {
+pub(crate) fn segment(name: &[u8]) -> String {
     percent_encode(name, NOT_UNRESERVED).collect()
 }
 
 /// The link to a directory entry, relative to the listing: `./name`, or `./name/` for a
 /// directory. `None` for a name holding `\`: path resolution answers 400 for a `\`, even
 /// percent-encoded (some clients read it as `/`), so such a link could only fail.
-pub fn entry(name: &[u8], is_dir: bool) -> Option<String> {
+pub(crate) fn entry(name: &[u8], is_dir: bool) -> Option<String> {
     if name.contains(&b'\\') {
         return None;
     }

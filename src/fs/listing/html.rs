@@ -32,7 +32,7 @@ footer{color:var(--mu);font-size:.85rem;margin-top:1rem}\
 @media(max-width:40rem){body{padding:.5rem;font-size:14px}th,td{padding:.35rem .25rem}}";
 
 /// The page for `entries` (already sorted by `order`) of the directory at `segments`.
-pub fn page(segments: &[Vec<u8>], entries: &[Entry], order: Order) -> String {
+pub(crate) fn page(segments: &[Vec<u8>], entries: &[Entry], order: Order) -> String {
     let mut page = String::with_capacity(2048 + entries.len() * 160);
     let mut path = String::from("/");
     for segment in segments {
@@ -168,7 +168,7 @@ fn row(page: &mut String, entry: &Entry) {
 }
 
 /// Escapes the five characters that are special in HTML text and attribute values.
-pub fn push_escaped(out: &mut String, text: &str) {
+pub(crate) fn push_escaped(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -182,7 +182,7 @@ pub fn push_escaped(out: &mut String, text: &str) {
 }
 
 /// Binary units with one decimal: `1.5 KiB`; bytes below 1 KiB.
-pub fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -11,7 +11,7 @@
 
 mod href;
 mod html;
-pub mod sort;
+pub(crate) mod sort;
 
 use std::fs::Metadata;
 use std::io;
@@ -25,15 +25,15 @@ use sort::Order;
 
 /// A listing runs no script and loads nothing: should a name ever slip through unescaped, the
 /// browser still refuses to run it. Styles are inline in the page; icons would be `data:`.
-pub const CONTENT_SECURITY_POLICY: &str =
+pub(crate) const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
 
 /// Folder and file names can be private; a listing's URL is never sent to another site, even
 /// if a future page gains an outside link. Costs only the Referer of clicks within the listing.
-pub const REFERRER_POLICY: &str = "no-referrer";
+pub(crate) const REFERRER_POLICY: &str = "no-referrer";
 
 /// One directory entry, as listed.
-pub struct Entry {
+pub(crate) struct Entry {
     /// The name as the file system has it: linked to byte for byte.
     name: Vec<u8>,
     /// The name as shown and sorted: see [`display_text`].
@@ -45,7 +45,7 @@ pub struct Entry {
 
 /// Renders the listing of the directory open as `dir`, found at `resolved` under `root`, in
 /// the order the request's query asks for.
-pub fn render(
+pub(crate) fn render(
     root: &RootDir,
     dir: &std::fs::File,
     resolved: &Resolved,

@@ -10,17 +10,17 @@ use super::Entry;
 
 /// The column a listing is sorted by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Column {
+pub(crate) enum Column {
     Name,
     Size,
     Date,
 }
 
 impl Column {
-    pub const ALL: [Column; 3] = [Column::Name, Column::Size, Column::Date];
+    pub(crate) const ALL: [Column; 3] = [Column::Name, Column::Size, Column::Date];
 
     /// The value of `sort=` in the query.
-    pub fn token(self) -> &'static str {
+    pub(crate) fn token(self) -> &'static str {
         match self {
             Column::Name => "name",
             Column::Size => "size",
@@ -31,20 +31,20 @@ impl Column {
 
 /// How a listing is sorted; the default is by name, ascending.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Order {
+pub(crate) struct Order {
     pub column: Column,
     pub descending: bool,
 }
 
 impl Order {
-    pub const DEFAULT: Order = Order {
+    pub(crate) const DEFAULT: Order = Order {
         column: Column::Name,
         descending: false,
     };
 
     /// Reads `sort=` and `order=` from a query. Anything else, or a value we do not know, leaves
     /// the default: a listing never fails because of its query.
-    pub fn from_query(query: Option<&str>) -> Order {
+    pub(crate) fn from_query(query: Option<&str>) -> Order {
         let mut order = Order::DEFAULT;
         for pair in query.unwrap_or("").split('&') {
             match pair.split_once('=') {
@@ -60,14 +60,14 @@ impl Order {
     }
 
     /// The query that asks for this order, with both fields: one URL per order.
-    pub fn query(self) -> String {
+    pub(crate) fn query(self) -> String {
         let direction = if self.descending { "desc" } else { "asc" };
         format!("?sort={}&order={direction}", self.column.token())
     }
 
     /// Sorts `entries`: directories first, then by the column (names naturally), in the
     /// chosen direction.
-    pub fn sort(self, entries: &mut [Entry]) {
+    pub(crate) fn sort(self, entries: &mut [Entry]) {
         entries.sort_by(|a, b| {
             let by_column = match self.column {
                 Column::Name => Ordering::Equal,
@@ -96,7 +96,7 @@ fn size(entry: &Entry) -> u64 {
 /// Natural order: runs of ASCII digits compare as numbers (`2` < `10`, any length, no
 /// overflow), everything else char by char, ignoring case. `Equal` can hold for different
 /// names (`a` and `A`, `01` and `1`); the caller breaks the tie.
-pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (mut i, mut j) = (0, 0);
     while let (Some(x), Some(y)) = (a[i..].chars().next(), b[j..].chars().next()) {
         if x.is_ascii_digit() && y.is_ascii_digit() {
