@@ -171,19 +171,20 @@ impl ResponseCache {
     /// The answer to `request`: from the cache when it holds a fresh one, else from `site`'s
     /// pipeline, kept for next time when it can be.
     pub fn serve(&self, site: &Site, request: &Request<'_, '_>) -> Outgoing {
+        let accepted = encoding::parse_lines(request.header_lines("accept-encoding"));
         if !self.eligible(request) {
-            return Outgoing::Built(site.serve(request).response);
+            return Outgoing::Built(site.serve(request, &accepted).response);
         }
         let target = request.target.as_bytes();
-        let variant = encoding::parse_lines(request.header_lines("accept-encoding")).variant();
+        let variant = accepted.variant();
         match self.lookup(target, variant) {
             Lookup::Fresh(entry) => Outgoing::Cached(entry),
             Lookup::Stale(entry) => {
-                let fresh = site.serve(request);
+                let fresh = site.serve(request, &accepted);
                 self.revalidate(target, variant, &entry, fresh)
             }
             Lookup::Miss => {
-                let fresh = site.serve(request);
+                let fresh = site.serve(request, &accepted);
                 self.store(target, variant, fresh)
             }
         }

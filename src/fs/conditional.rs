@@ -23,7 +23,8 @@ pub(crate) struct Validators<'a> {
     pub last_modified: Option<SystemTime>,
 }
 
-/// RFC 9110 §13.2.2, steps 1 to 4 (step 5, If-Range, belongs to the range step).
+/// RFC 9110 §13.2.2, steps 1 to 4; step 5 is [`if_range_holds`], asked only when the
+/// preconditions let the request proceed and it has a Range.
 ///
 /// If-Match and If-None-Match are lists: every field line counts, as one list (RFC 9110 §5.3).
 /// If-Unmodified-Since and If-Modified-Since hold one date: a value that is not an HTTP-date,
@@ -162,6 +163,30 @@ impl<'a> Iterator for EntityTags<'a> {
         let opaque = &tag_start[..close];
         self.rest = &tag_start[close..];
         Some((weak, opaque))
+    }
+}
+
+/// RFC 9110 §13.2.2 step 5, If-Range (§13.1.5): the Range applies only if the validator still matches: a strong
+/// ETag compared strongly, or a date equal to Last-Modified. If-Range holds one validator;
+/// several field lines of it do not match, and the whole representation is sent, which is
+/// always a correct answer to a range request.
+pub(crate) fn if_range_holds(request: &Request<'_, '_>, validators: &Validators<'_>) -> bool {
+    let mut lines = request.header_lines("if-range");
+    let Some(value) = lines.next() else {
+        return true;
+    };
+    if lines.next().is_some() {
+        return false;
+    }
+    let Ok(value) = std::str::from_utf8(value).map(str::trim) else {
+        return false;
+    };
+    if value.starts_with('"') || value.starts_with("W/") {
+        return matches_list(value, validators.etag, Comparison::Strong);
+    }
+    match (parse_date(value), validators.last_modified) {
+        (Some(date), Some(modified)) => seconds(modified) == date,
+        _ => false,
     }
 }
 

@@ -78,6 +78,17 @@ impl Resolved {
         self.segments.join(&b'/')
     }
 
+    /// The path of `name` inside this directory, relative to the root: `a/b/name`, or `name`
+    /// in the root.
+    pub fn child(&self, name: &[u8]) -> Vec<u8> {
+        let mut path = self.relative();
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+        path
+    }
+
     /// A dotfile or dot-directory is somewhere on the path. `.well-known` (RFC 8615) is not
     /// counted: it holds ACME challenges and other files meant to be public.
     pub fn is_hidden(&self) -> bool {
@@ -237,6 +248,12 @@ mod tests {
         ] {
             assert_eq!(relative(path), Err(Status::BAD_REQUEST), "{path}");
         }
+    }
+
+    #[test]
+    fn children_join_with_one_slash() {
+        assert_eq!(resolve("/").unwrap().child(b"index.html"), b"index.html");
+        assert_eq!(resolve("/a/b/").unwrap().child(b"c"), b"a/b/c");
     }
 
     #[test]

@@ -52,7 +52,6 @@ pub(crate) fn render(
     query: Option<&str>,
     show_hidden: bool,
 ) -> io::Result<String> {
-    let relative = resolved.relative();
     // Reading through /proc/self/fd lists exactly the directory that was opened, even if a path
     // component was renamed since.
     let mut entries = Vec::new();
@@ -61,12 +60,7 @@ pub(crate) fn render(
         if name.first() == Some(&b'.') && !show_hidden {
             continue;
         }
-        let mut path = relative.clone();
-        if !path.is_empty() {
-            path.push(b'/');
-        }
-        path.extend_from_slice(&name);
-        if let Ok(opened) = root.open_beneath(&path) {
+        if let Ok(opened) = root.open_beneath(&resolved.child(&name)) {
             entries.push(entry_for(name, &opened.meta));
         }
     }
