@@ -285,3 +285,28 @@ fn current_web_file_types_follow_the_registry() {
         );
     }
 }
+
+#[test]
+fn every_response_passes_the_finished_point_once() {
+    let site = Site::new();
+    let server = serve(&site, &["--log-level", "debug"]);
+    let mut client = Client::connect(server.addr());
+    assert_eq!(client.get("/hello.txt").status, 200);
+    assert_eq!(client.get("/missing").status, 404);
+    let lines = server.wait_for_count(" served ", 2);
+    assert!(lines[0].contains("status=200"), "{}", lines[0]);
+    assert!(lines[1].contains("status=404"), "{}", lines[1]);
+    // The head (over 100 bytes) and the 13-byte body.
+    let bytes: u64 = lines[0]
+        .split("bytes=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a byte count");
+    assert!((113..1000).contains(&bytes), "{}", lines[0]);
+    assert!(lines[0].contains("peer=127.0.0.1:"), "{}", lines[0]);
+    // A rejected request passes the same point.
+    support::exchange(server.addr(), b"GET / HTTP/1.1\r\n\r\n");
+    let lines = server.wait_for_count(" served ", 3);
+    assert!(lines[2].contains("status=400"), "{}", lines[2]);
+}

@@ -29,7 +29,7 @@ use crate::fs::Site;
 use crate::http::body::BodyDecoder;
 use crate::http::encode::Persistence;
 use crate::http::parse::{Framing, HeadLimits, header_slots};
-use crate::http::{Method, Response, Version};
+use crate::http::{Method, Response, Status, Version};
 
 /// Per-connection limits, from the configuration.
 #[derive(Clone, Copy, Debug)]
@@ -141,6 +141,18 @@ struct Exchange {
     /// The connection closes after this response whatever the client asked: it is answered
     /// before its body was read.
     close: bool,
+    /// When its head was complete, on `clock::monotonic_ms`.
+    started_ms: u64,
+}
+
+/// What the "finished" point knows of one response.
+#[derive(Clone, Copy)]
+struct Sent {
+    status: Status,
+    /// Head and body.
+    bytes: u64,
+    /// When the request's head was complete, on `clock::monotonic_ms`.
+    started_ms: u64,
 }
 
 impl Exchange {
@@ -304,6 +316,7 @@ impl Connection {
                 version: request.version,
                 response: self.shared.cache.serve(&self.shared.site, &request),
                 close: false,
+                started_ms: crate::clock::monotonic_ms(),
             })),
         }
     }
@@ -313,21 +326,44 @@ impl Connection {
     fn answer(&mut self, exchange: Exchange) -> Result<Answer<'_>, Failure> {
         let (persistence, next) = self.decide(&exchange);
         let sends_body = exchange.sends_body();
+        let status = exchange.response.status();
         self.ensure_output();
+        let head_start = self.output.len();
         exchange.response.write_head(&mut self.output, persistence);
+        let mut sent = Sent {
+            status,
+            bytes: (self.output.len() - head_start) as u64,
+            started_ms: exchange.started_ms,
+        };
         if !sends_body {
+            self.finished(sent);
             return Ok(Answer::Queued(next));
         }
         let body = exchange.response.into_body();
+        sent.bytes += body.len();
         if io::fits_inline(&body) {
             io::append_inline(&mut self.output, body)?;
+            self.finished(sent);
             return Ok(Answer::Queued(next));
         }
         Ok(Answer::Waits(Box::pin(async move {
             let (writer, output) = self.writer();
             io::append_body(&writer, output, body).await?;
+            self.finished(sent);
             Ok(next)
         })))
+    }
+
+    /// The one point every response passes once it is complete on our side (queued or
+    /// written), rejections included: where the access log and the request counters attach.
+    fn finished(&self, sent: Sent) {
+        debug!(
+            peer = %self.peer(),
+            status = sent.status.code(),
+            bytes = sent.bytes,
+            ms = crate::clock::monotonic_ms().saturating_sub(sent.started_ms),
+            "served"
+        );
     }
 
     /// Whether the connection stays open after this response, what the response must say about
@@ -429,8 +465,15 @@ impl Connection {
         }
         let response = Response::error(status);
         self.ensure_output();
+        let head_start = self.output.len();
         crate::http::encode::write_head(&mut self.output, &response, Persistence::Close);
+        let sent = Sent {
+            status,
+            bytes: (self.output.len() - head_start) as u64 + response.body.len(),
+            started_ms: crate::clock::monotonic_ms(),
+        };
         io::append_inline(&mut self.output, response.body)?;
+        self.finished(sent);
         Ok(self.flush().await?)
     }
 
