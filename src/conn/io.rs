@@ -1,5 +1,5 @@
-//! Socket I/O for a connection: bounded reads, writes under the send deadline, sendfile,
-//! lingering close.
+//! A connection's I/O over its `Stream`: bounded reads, writes under the send deadline, files
+//! by sendfile when the stream is a plain socket and through a buffer when not, lingering close.
 
 use std::fs::File;
 use std::future::Future;
@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 use crate::conn::Shared;
 use crate::conn::buffers;
 use crate::conn::deadlines::{Deadlines, Wait};
+use crate::conn::stream::Stream;
 use crate::http::response::{Body, Segment, Source};
 use crate::limits::{INLINE_BODY_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT, OUTPUT_FLUSH_BYTES};
 
@@ -23,14 +24,73 @@ pub(crate) const READ_CHUNK: usize = 16 * 1024;
 /// Largest single sendfile call; the kernel caps one call near 2 GiB anyway.
 const SENDFILE_CHUNK: u64 = 1 << 30;
 
-/// Reads what the socket has into `input` without waiting, never letting it grow past `limit`
-/// bytes; an empty buffer is borrowed from the worker's pool first. Returns the bytes read
-/// (0: end of stream), or WouldBlock if the readiness was stale.
-pub(crate) fn try_read(stream: &TcpStream, input: &mut Vec<u8>, limit: usize) -> io::Result<usize> {
+/// Bytes of a file read per write when the stream cannot take sendfile.
+const COPY_CHUNK: usize = 64 * 1024;
+
+/// How a read ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// Bytes were appended to the input.
+    Data,
+    /// The client closed its side.
+    Eof,
+    /// The deadline passed, or the worker drains an idle connection.
+    Expired,
+    /// An idle wait refused: the worker is draining.
+    Refused,
+}
+
+/// Reads what the stream has into `input`, never letting it grow past `limit` bytes, waiting
+/// until `deadline` (from the worker's register) if there is nothing yet. The input borrows a
+/// buffer from the worker's pool only once the stream is readable, and gives an empty one back
+/// while it waits. The register is armed only if the stream is not ready on the first look.
+pub(crate) fn read<'a, S: Stream>(
+    stream: &'a mut S,
+    input: &'a mut Vec<u8>,
+    limit: usize,
+    deadlines: &'a Deadlines,
+    slot: u32,
+    wait: Wait,
+    deadline: u64,
+) -> impl Future<Output = io::Result<Read>> + 'a {
+    let mut armed = false;
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
+            ready?;
+            match poll_read_into(stream, cx, input, limit) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Ok(Read::Eof)),
+                Poll::Ready(Ok(_)) => return Poll::Ready(Ok(Read::Data)),
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                // The readiness was stale (edge-triggered, and our last read did not drain the
+                // socket to WouldBlock), or the stream cannot tell it: the read has registered
+                // for more. Wait without holding an empty buffer.
+                Poll::Pending if input.is_empty() => buffers::give(std::mem::take(input)),
+                Poll::Pending => {}
+            }
+        }
+        if !armed {
+            armed = true;
+            if !deadlines.arm(slot, wait, deadline, cx.waker()) {
+                return Poll::Ready(Ok(Read::Refused));
+            }
+        } else if deadlines.expired(slot) {
+            return Poll::Ready(Ok(Read::Expired));
+        }
+        Poll::Pending
+    })
+}
+
+/// One read into the free room of `input`, bounded by `limit` and `READ_CHUNK`.
+fn poll_read_into<S: Stream>(
+    stream: &mut S,
+    cx: &mut Context<'_>,
+    input: &mut Vec<u8>,
+    limit: usize,
+) -> Poll<io::Result<usize>> {
     let room = limit.saturating_sub(input.len()).min(READ_CHUNK);
     if room == 0 {
         // The parser rejects a head before the buffer is this full; reaching here is a bug.
-        return Err(io::Error::other("input buffer full"));
+        return Poll::Ready(Err(io::Error::other("input buffer full")));
     }
     if input.capacity() == 0 {
         *input = buffers::take();
@@ -40,101 +100,50 @@ pub(crate) fn try_read(stream: &TcpStream, input: &mut Vec<u8>, limit: usize) ->
         input.reserve(input.len().min(room));
     }
     let wanted = (input.capacity() - input.len()).min(room);
-    let read = stream.try_read_buf(&mut (&mut *input).limit(wanted))?;
-    if read > 0 && read < wanted {
-        // A short read means the socket had nothing more: forget its readiness now rather than
-        // learn it from one more read that fails with EAGAIN (one system call per request). A
-        // byte that arrives later raises a new edge-triggered event, so nothing is missed; a
-        // close (end of stream) is a final state that this does not clear.
-        let _ = stream.try_io(Interest::READABLE, || {
-            Err::<(), _>(io::ErrorKind::WouldBlock.into())
-        });
-    }
-    Ok(read)
+    stream.poll_read_some(cx, &mut (&mut *input).limit(wanted))
 }
 
-/// How a wait for the socket to become readable ended.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum ReadWait {
-    Readable,
-    /// The deadline passed, or the worker drains an idle connection.
-    Expired,
-    /// An idle wait refused: the worker is draining.
-    Refused,
-}
-
-/// Waits until `stream` is readable, or `deadline` (from the worker's register) passes. The
-/// register is armed only if the socket is not ready on the first look.
-pub(crate) fn readable<'a>(
-    stream: &'a TcpStream,
-    deadlines: &'a Deadlines,
-    slot: u32,
-    wait: Wait,
-    deadline: u64,
-) -> impl Future<Output = io::Result<ReadWait>> + 'a {
-    let mut armed = false;
-    std::future::poll_fn(move |cx| {
-        if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
-            return Poll::Ready(ready.map(|()| ReadWait::Readable));
-        }
-        if !armed {
-            armed = true;
-            if !deadlines.arm(slot, wait, deadline, cx.waker()) {
-                return Poll::Ready(Ok(ReadWait::Refused));
-            }
-        } else if deadlines.expired(slot) {
-            return Poll::Ready(Ok(ReadWait::Expired));
-        }
-        Poll::Pending
-    })
-}
-
-/// A connection's socket for writing, with the register that bounds how long a write may wait
+/// A connection's stream for writing, with the register that bounds how long a write may wait
 /// for the client to read.
-#[derive(Clone, Copy)]
-pub(crate) struct Writer<'a> {
-    pub stream: &'a TcpStream,
+pub(crate) struct Writer<'a, S> {
+    pub stream: &'a mut S,
     pub shared: &'a Shared,
     pub slot: u32,
 }
 
-impl<'a> Writer<'a> {
-    /// Runs `attempt` until it does not fail with WouldBlock, waiting for the socket to become
-    /// writable in between; `armed` says whether this wait has its deadline yet. Each wait gets
-    /// the whole send timeout: like nginx's `send_timeout`, it bounds the time between two
-    /// successful writes, not the whole response.
-    fn poll_attempt<T>(
-        &self,
-        cx: &mut Context<'_>,
-        armed: &mut bool,
-        mut attempt: impl FnMut() -> io::Result<T>,
-    ) -> Poll<io::Result<T>> {
-        let deadlines = &self.shared.deadlines;
-        loop {
-            match attempt() {
-                Err(error) if error.kind() == ErrorKind::WouldBlock => {
-                    if !*armed {
-                        *armed = true;
-                        let deadline = deadlines.after(self.shared.limits.send_timeout);
-                        deadlines.arm(self.slot, Wait::Write, deadline, cx.waker());
-                    } else if deadlines.expired(self.slot) {
-                        return Poll::Ready(Err(ErrorKind::TimedOut.into()));
-                    }
-                    // The WouldBlock cleared the socket's readiness, so this does not spin.
-                    ready!(self.stream.poll_write_ready(cx))?;
-                }
-                result => {
-                    *armed = false;
-                    return Poll::Ready(result);
-                }
-            }
+impl<'a, S: Stream> Writer<'a, S> {
+    /// The same writer for a shorter borrow, to write more than once.
+    pub(crate) fn reborrow(&mut self) -> Writer<'_, S> {
+        Writer {
+            stream: &mut *self.stream,
+            shared: self.shared,
+            slot: self.slot,
         }
     }
 
-    /// `poll_attempt` as a future.
-    async fn when_writable<T>(&self, mut attempt: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-        let mut armed = false;
-        std::future::poll_fn(|cx| self.poll_attempt(cx, &mut armed, &mut attempt)).await
+    /// Passes on a poll of the stream; when it waits, this wait gets the send deadline (armed
+    /// once; `armed` says whether it is). Each wait gets the whole send timeout: like nginx's
+    /// `send_timeout`, it bounds the time between two successful writes, not the whole
+    /// response.
+    fn under_deadline<T>(
+        &self,
+        cx: &mut Context<'_>,
+        armed: &mut bool,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        let Poll::Pending = polled else {
+            *armed = false;
+            return polled;
+        };
+        let deadlines = &self.shared.deadlines;
+        if !*armed {
+            *armed = true;
+            let deadline = deadlines.after(self.shared.limits.send_timeout);
+            deadlines.arm(self.slot, Wait::Write, deadline, cx.waker());
+        } else if deadlines.expired(self.slot) {
+            return Poll::Ready(Err(ErrorKind::TimedOut.into()));
+        }
+        Poll::Pending
     }
 
     /// Writes and clears `output`. A `poll_fn`, not an `async fn`: this future is part of every
@@ -146,8 +155,8 @@ impl<'a> Writer<'a> {
         let (mut written, mut armed) = (0, false);
         std::future::poll_fn(move |cx| {
             while written < output.len() {
-                let attempt = || self.stream.try_write(&output[written..]);
-                match ready!(self.poll_attempt(cx, &mut armed, attempt))? {
+                let polled = self.stream.poll_write_some(cx, &output[written..]);
+                match ready!(self.under_deadline(cx, &mut armed, polled))? {
                     0 => return Poll::Ready(Err(ErrorKind::WriteZero.into())),
                     sent => written += sent,
                 }
@@ -156,12 +165,37 @@ impl<'a> Writer<'a> {
             Poll::Ready(Ok(()))
         })
     }
+
+    /// Writes `output` and then `body` with as few system calls as the stream allows (writev),
+    /// without copying `body`; clears `output`.
+    async fn write_all_vectored(&mut self, output: &mut Vec<u8>, body: &[u8]) -> io::Result<()> {
+        let (mut head_sent, mut body_sent, mut armed) = (0, 0, false);
+        while head_sent < output.len() || body_sent < body.len() {
+            let slices = [
+                IoSlice::new(&output[head_sent..]),
+                IoSlice::new(&body[body_sent..]),
+            ];
+            let written = std::future::poll_fn(|cx| {
+                let polled = self.stream.poll_write_slices(cx, &slices);
+                self.under_deadline(cx, &mut armed, polled)
+            })
+            .await?;
+            if written == 0 {
+                return Err(ErrorKind::WriteZero.into());
+            }
+            let from_head = written.min(output.len() - head_sent);
+            head_sent += from_head;
+            body_sent += written - from_head;
+        }
+        output.clear();
+        Ok(())
+    }
 }
 
-/// Puts a response body on its way: appended to `output` if small, else sent from the file
-/// with sendfile after `output` is flushed.
-pub(crate) async fn append_body(
-    writer: &Writer<'_>,
+/// Puts a response body on its way: appended to `output` if small, else sent from where it is
+/// after `output` is flushed.
+pub(crate) async fn append_body<S: Stream>(
+    writer: &mut Writer<'_, S>,
     output: &mut Vec<u8>,
     body: Body,
 ) -> io::Result<()> {
@@ -172,12 +206,7 @@ pub(crate) async fn append_body(
         Body::Shared { bytes, offset, len } if len as u64 > INLINE_BODY_MAX => {
             // Boxed, here and below: rare, large states would otherwise size every connection's
             // future, idle ones included.
-            Box::pin(write_all_vectored(
-                writer,
-                output,
-                &bytes[offset..offset + len],
-            ))
-            .await?;
+            Box::pin(writer.write_all_vectored(output, &bytes[offset..offset + len])).await?;
         }
         Body::Multipart { source, segments } => {
             for segment in segments {
@@ -191,7 +220,7 @@ pub(crate) async fn append_body(
                     }
                 }
                 if output.len() >= OUTPUT_FLUSH_BYTES {
-                    writer.write_all(output).await?;
+                    writer.reborrow().write_all(output).await?;
                 }
             }
         }
@@ -237,37 +266,10 @@ fn read_file_range(output: &mut Vec<u8>, file: &File, offset: u64, len: u64) -> 
     Ok(())
 }
 
-/// Writes `output` and then `body` with as few system calls as the socket allows (writev),
-/// without copying `body`; clears `output`.
-async fn write_all_vectored(
-    writer: &Writer<'_>,
-    output: &mut Vec<u8>,
-    body: &[u8],
-) -> io::Result<()> {
-    let (mut head_sent, mut body_sent) = (0, 0);
-    while head_sent < output.len() || body_sent < body.len() {
-        let slices = [
-            IoSlice::new(&output[head_sent..]),
-            IoSlice::new(&body[body_sent..]),
-        ];
-        let written = writer
-            .when_writable(|| writer.stream.try_write_vectored(&slices))
-            .await?;
-        if written == 0 {
-            return Err(ErrorKind::WriteZero.into());
-        }
-        let from_head = written.min(output.len() - head_sent);
-        head_sent += from_head;
-        body_sent += written - from_head;
-    }
-    output.clear();
-    Ok(())
-}
-
-/// Copies a small file range into `output`, or flushes `output` and sends a large one with
-/// sendfile.
-async fn append_file_range(
-    writer: &Writer<'_>,
+/// Copies a small file range into `output`, or flushes `output` and sends a large one from the
+/// file.
+async fn append_file_range<S: Stream>(
+    writer: &mut Writer<'_, S>,
     output: &mut Vec<u8>,
     file: &File,
     offset: u64,
@@ -276,25 +278,62 @@ async fn append_file_range(
     if len <= INLINE_BODY_MAX {
         return read_file_range(output, file, offset, len);
     }
-    writer.write_all(output).await?;
-    Box::pin(send_file(writer, file, offset, len)).await
+    writer.reborrow().write_all(output).await?;
+    match writer.stream.raw_socket() {
+        Some(socket) => {
+            Box::pin(send_file(
+                socket,
+                writer.shared,
+                writer.slot,
+                file,
+                offset,
+                len,
+            ))
+            .await
+        }
+        None => Box::pin(copy_file(writer, output, file, offset, len)).await,
+    }
 }
 
 /// Sends `len` bytes of `file` from `offset` without copying them through user space.
-async fn send_file(writer: &Writer<'_>, file: &File, offset: u64, len: u64) -> io::Result<()> {
+async fn send_file(
+    socket: &TcpStream,
+    shared: &Shared,
+    slot: u32,
+    file: &File,
+    offset: u64,
+    len: u64,
+) -> io::Result<()> {
     let end = offset + len;
     let mut position = offset;
     while position < end {
         let count = (end - position).min(SENDFILE_CHUNK) as usize;
         let mut file_offset = position as libc::off_t;
-        let sent = writer
-            .when_writable(|| {
-                writer.stream.try_io(Interest::WRITABLE, || {
-                    nix::sys::sendfile::sendfile(writer.stream, file, Some(&mut file_offset), count)
+        let mut armed = false;
+        let sent = std::future::poll_fn(|cx| {
+            loop {
+                let attempt = socket.try_io(Interest::WRITABLE, || {
+                    nix::sys::sendfile::sendfile(socket, file, Some(&mut file_offset), count)
                         .map_err(io::Error::from)
-                })
-            })
-            .await?;
+                });
+                match attempt {
+                    Err(error) if error.kind() == ErrorKind::WouldBlock => {
+                        let deadlines = &shared.deadlines;
+                        if !armed {
+                            armed = true;
+                            let deadline = deadlines.after(shared.limits.send_timeout);
+                            deadlines.arm(slot, Wait::Write, deadline, cx.waker());
+                        } else if deadlines.expired(slot) {
+                            return Poll::Ready(Err(ErrorKind::TimedOut.into()));
+                        }
+                        // The WouldBlock cleared the socket's readiness, so this does not spin.
+                        ready!(socket.poll_write_ready(cx))?;
+                    }
+                    result => return Poll::Ready(result),
+                }
+            }
+        })
+        .await?;
         if sent == 0 {
             // The file was truncated under us.
             return Err(ErrorKind::UnexpectedEof.into());
@@ -304,26 +343,51 @@ async fn send_file(writer: &Writer<'_>, file: &File, offset: u64, len: u64) -> i
     Ok(())
 }
 
+/// Sends `len` bytes of `file` from `offset` through a buffer, for a stream that cannot take
+/// sendfile. A file that shrank since its fstat fails here and the connection is closed.
+async fn copy_file<S: Stream>(
+    writer: &mut Writer<'_, S>,
+    output: &mut Vec<u8>,
+    file: &File,
+    offset: u64,
+    len: u64,
+) -> io::Result<()> {
+    let end = offset + len;
+    let mut position = offset;
+    while position < end {
+        let count = (end - position).min(COPY_CHUNK as u64);
+        read_file_range(output, file, position, count)?;
+        writer.reborrow().write_all(output).await?;
+        position += count;
+    }
+    Ok(())
+}
+
 /// Half-closes, then reads and drops what the client still sends, for a bounded time and
 /// amount, so that our last response is not destroyed by a reset (RFC 9112 §9.6).
-pub(crate) async fn linger(stream: &mut TcpStream, deadlines: &Deadlines, slot: u32) {
+pub(crate) async fn linger<S: Stream>(stream: &mut S, deadlines: &Deadlines, slot: u32) {
     if stream.shutdown().await.is_err() {
         return;
     }
     let deadline = deadlines.after(LINGER_TIMEOUT);
-    // On the heap, and only here: an array would be part of every connection's future.
-    let mut scratch = vec![0u8; 4096];
+    let mut scratch = Vec::new();
     let mut dropped = 0;
     while dropped < LINGER_MAX_BYTES {
-        match readable(stream, deadlines, slot, Wait::Read, deadline).await {
-            Ok(ReadWait::Readable) => {}
-            _ => return,
-        }
-        match stream.try_read(&mut scratch) {
-            Ok(0) => return,
-            Ok(read) => dropped += read,
-            Err(error) if error.kind() == ErrorKind::WouldBlock => {}
-            Err(_) => return,
+        scratch.clear();
+        match read(
+            stream,
+            &mut scratch,
+            READ_CHUNK,
+            deadlines,
+            slot,
+            Wait::Read,
+            deadline,
+        )
+        .await
+        {
+            Ok(Read::Data) => dropped += scratch.len(),
+            _ => break,
         }
     }
+    buffers::give(scratch);
 }

@@ -10,6 +10,7 @@
 mod buffers;
 mod deadlines;
 mod io;
+mod stream;
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use std::future::Future;
 use std::pin::Pin;
 
-use tokio::net::TcpStream;
+use self::stream::Stream;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::{Level, debug, event};
 
@@ -168,8 +169,8 @@ impl Exchange {
 ///
 /// Not an `async fn`: its arguments would be stored twice in the future, once as arguments and
 /// once in the connection, and every idle connection would pay for both.
-pub(crate) fn serve(
-    stream: TcpStream,
+pub(crate) fn serve<S: Stream + 'static>(
+    stream: S,
     shared: Rc<Shared>,
     permit: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> {
@@ -202,8 +203,8 @@ pub(crate) fn serve(
     }
 }
 
-struct Connection {
-    stream: TcpStream,
+struct Connection<S> {
+    stream: S,
     shared: Rc<Shared>,
     /// Bytes received and not yet consumed; bounded by the head limit plus one read.
     input: Vec<u8>,
@@ -215,7 +216,7 @@ struct Connection {
     slot: u32,
 }
 
-impl Drop for Connection {
+impl<S> Drop for Connection<S> {
     fn drop(&mut self) {
         self.shared.deadlines.unregister(self.slot);
     }
@@ -230,7 +231,7 @@ enum Arrival {
     Drain,
 }
 
-impl Connection {
+impl<S: Stream> Connection<S> {
     async fn run(&mut self) -> Result<End, Failure> {
         // The deadline of the request head being read: it runs from the head's first bytes (when
         // we first find it incomplete), not from each read.
@@ -347,8 +348,8 @@ impl Connection {
             return Ok(Answer::Queued(next));
         }
         Ok(Answer::Waits(Box::pin(async move {
-            let (writer, output) = self.writer();
-            io::append_body(&writer, output, body).await?;
+            let (mut writer, output) = self.writer();
+            io::append_body(&mut writer, output, body).await?;
             self.finished(sent);
             Ok(next)
         })))
@@ -432,25 +433,22 @@ impl Connection {
             buffers::give(std::mem::take(&mut self.input));
         }
         let read_limit = self.shared.limits.head.max_head_bytes + io::READ_CHUNK;
-        loop {
-            let deadlines = &self.shared.deadlines;
-            match io::readable(&self.stream, deadlines, self.slot, wait, deadline).await? {
-                io::ReadWait::Readable => {}
-                io::ReadWait::Expired => return Ok(Arrival::Timeout),
-                io::ReadWait::Refused => return Ok(Arrival::Drain),
-            }
-            match io::try_read(&self.stream, &mut self.input, read_limit) {
-                Ok(0) => return Ok(Arrival::Eof),
-                Ok(_) => return Ok(Arrival::Data),
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
-                    // Readiness is edge-triggered and was stale (our last read did not drain
-                    // the socket to WouldBlock); wait again, without holding a buffer.
-                    if self.input.is_empty() {
-                        buffers::give(std::mem::take(&mut self.input));
-                    }
-                }
-                Err(error) => return Err(Failure::Gone(error)),
-            }
+        let deadlines = &self.shared.deadlines;
+        let read = io::read(
+            &mut self.stream,
+            &mut self.input,
+            read_limit,
+            deadlines,
+            self.slot,
+            wait,
+            deadline,
+        );
+        match read.await {
+            Ok(io::Read::Data) => Ok(Arrival::Data),
+            Ok(io::Read::Eof) => Ok(Arrival::Eof),
+            Ok(io::Read::Expired) => Ok(Arrival::Timeout),
+            Ok(io::Read::Refused) => Ok(Arrival::Drain),
+            Err(error) => Err(Failure::Gone(error)),
         }
     }
 
@@ -493,9 +491,9 @@ impl Connection {
     }
 
     /// The socket for writing, under this connection's send deadline, and the output buffer.
-    fn writer(&mut self) -> (io::Writer<'_>, &mut Vec<u8>) {
+    fn writer(&mut self) -> (io::Writer<'_, S>, &mut Vec<u8>) {
         let writer = io::Writer {
-            stream: &self.stream,
+            stream: &mut self.stream,
             shared: &self.shared,
             slot: self.slot,
         };
@@ -515,39 +513,4 @@ impl Connection {
 }
 
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn connection_future_stays_small() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
-                .await
-                .unwrap();
-            let site = crate::fs::Site::open(
-                None,
-                crate::config::Config::from_cli(clap::Parser::parse_from(["x"]))
-                    .unwrap()
-                    .site,
-            )
-            .unwrap();
-            let limits = crate::config::Config::from_cli(clap::Parser::parse_from(["x"]))
-                .unwrap()
-                .conn;
-            let cache = crate::cache::ResponseCache::new(0);
-            let shared = std::rc::Rc::new(super::Shared::new(site, cache, limits));
-            let permit = std::sync::Arc::new(tokio::sync::Semaphore::new(1))
-                .acquire_owned()
-                .await
-                .unwrap();
-            let future = super::serve(stream, shared, permit);
-            // Every idle connection pays for this whole future (tokio rounds the task to 128
-            // bytes): keep the rare, large states boxed. 248 bytes today.
-            let size = std::mem::size_of_val(&future);
-            assert!(size <= 256, "a connection's future grew to {size} bytes");
-        });
-    }
-}
+mod tests;

@@ -1,0 +1,162 @@
+//! The connection state machine driven over an in-memory pipe (`tokio::io::duplex`), with the
+//! built-in site behind it: split heads, pipelining, bodies read and dropped, error responses
+//! and their close. No sockets, no processes: each test runs in milliseconds.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::sync::Semaphore;
+
+use super::{Shared, serve};
+use crate::cache::ResponseCache;
+use crate::config::Config;
+use crate::fs::Site;
+
+fn config() -> Config {
+    Config::from_cli(clap::Parser::parse_from(["forkhttpd"])).unwrap()
+}
+
+fn runtime() -> tokio::runtime::LocalRuntime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build_local(tokio::runtime::LocalOptions::default())
+        .unwrap()
+}
+
+/// Serves one connection whose client sends `chunks` one after another, then closes its side;
+/// returns every byte the server sent.
+fn converse(chunks: &[&[u8]]) -> Vec<u8> {
+    runtime().block_on(async {
+        let config = config();
+        let site = Site::open(None, config.site.clone()).unwrap();
+        let cache = ResponseCache::new(config.file_cache_bytes);
+        let shared = Rc::new(Shared::new(site, cache, config.conn));
+        let permit = Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap();
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let client = async move {
+            let (mut from_server, mut to_server) = tokio::io::split(client);
+            for chunk in chunks {
+                to_server.write_all(chunk).await.unwrap();
+                // Let the server see this chunk alone before the next arrives.
+                tokio::task::yield_now().await;
+            }
+            to_server.shutdown().await.unwrap();
+            let mut received = Vec::new();
+            from_server.read_to_end(&mut received).await.unwrap();
+            received
+        };
+        tokio::join!(serve::<DuplexStream>(server, shared, permit), client).1
+    })
+}
+
+/// Status code and `Connection` field of each response in `bytes`, whose bodies are framed by
+/// Content-Length (every response of this server to GET or POST).
+fn responses(mut bytes: &[u8]) -> Vec<(u16, Option<String>)> {
+    let mut found = Vec::new();
+    while !bytes.is_empty() {
+        let mut fields = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut fields);
+        let httparse::Status::Complete(head) = response.parse(bytes).unwrap() else {
+            panic!("incomplete head: {}", String::from_utf8_lossy(bytes));
+        };
+        let field = |name: &str| {
+            response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| String::from_utf8_lossy(h.value).into_owned())
+        };
+        let length: usize = field("content-length").map_or(0, |v| v.parse().unwrap());
+        found.push((response.code.unwrap(), field("connection")));
+        bytes = &bytes[head + length..];
+    }
+    found
+}
+
+const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+
+#[test]
+fn a_head_split_at_any_byte_gets_the_same_answer() {
+    let whole = responses(&converse(&[GET]));
+    assert_eq!(whole, vec![(200, None)]);
+    for split in 1..GET.len() {
+        let (first, second) = GET.split_at(split);
+        assert_eq!(
+            responses(&converse(&[first, second])),
+            whole,
+            "split at {split}"
+        );
+    }
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let batch = [
+        GET,
+        b"GET /missing HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"OPTIONS / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /index.html HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    ]
+    .concat();
+    assert_eq!(
+        responses(&converse(&[&batch])),
+        vec![
+            (200, None),
+            (404, None),
+            (204, None),
+            (200, Some("keep-alive".into()))
+        ]
+    );
+}
+
+#[test]
+fn a_request_body_is_read_and_dropped_and_the_next_request_served() {
+    let post = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
+    let chunked =
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    // The body arrives in pieces after its head.
+    let answers = responses(&converse(&[&post[..40], &post[40..], chunked, GET]));
+    assert_eq!(answers, vec![(405, None), (405, None), (200, None)]);
+}
+
+#[test]
+fn a_bad_request_is_answered_then_the_connection_closes() {
+    // The request after the bad one is never answered: the server cannot know where it starts.
+    let answers = responses(&converse(&[b"GET / HTTP/1.1\r\n\r\n", GET]));
+    assert_eq!(answers, vec![(400, Some("close".into()))]);
+}
+
+#[test]
+fn expect_continue_with_a_body_is_answered_without_reading_it() {
+    let post =
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n";
+    let answers = responses(&converse(&[post, GET]));
+    assert_eq!(answers, vec![(405, Some("close".into()))]);
+}
+
+#[test]
+fn connection_close_is_honoured_after_the_response() {
+    let close = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
+    let answers = responses(&converse(&[close, GET]));
+    assert_eq!(answers, vec![(200, Some("close".into()))]);
+}
+
+#[test]
+fn connection_future_stays_small() {
+    runtime().block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let config = config();
+        let site = Site::open(None, config.site).unwrap();
+        let shared = Rc::new(Shared::new(site, ResponseCache::new(0), config.conn));
+        let permit = Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap();
+        let future = serve(stream, shared, permit);
+        // Every idle connection pays for this whole future (tokio rounds the task to 128
+        // bytes): keep the rare, large states boxed. 248 bytes today.
+        let size = std::mem::size_of_val(&future);
+        assert!(size <= 256, "a connection's future grew to {size} bytes");
+    });
+}
