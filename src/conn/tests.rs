@@ -25,11 +25,16 @@ fn runtime() -> tokio::runtime::LocalRuntime {
 }
 
 /// Serves one connection whose client sends `chunks` one after another, then closes its side;
-/// returns every byte the server sent.
+/// returns every byte the server sent. The built-in site answers.
 fn converse(chunks: &[&[u8]]) -> Vec<u8> {
+    converse_with(None, chunks)
+}
+
+/// `converse` with the site served from `root`.
+fn converse_with(root: Option<&std::path::Path>, chunks: &[&[u8]]) -> Vec<u8> {
     runtime().block_on(async {
         let config = config();
-        let site = Site::open(None, config.site.clone()).unwrap();
+        let site = Site::open(root, config.site.clone()).unwrap();
         let cache = ResponseCache::new(config.file_cache_bytes);
         let shared = Rc::new(Shared::new(site, cache, config.conn));
         let permit = Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap();
@@ -140,6 +145,32 @@ fn connection_close_is_honoured_after_the_response() {
     let close = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n";
     let answers = responses(&converse(&[close, GET]));
     assert_eq!(answers, vec![(200, Some("close".into()))]);
+}
+
+/// A stream without sendfile (an in-memory pipe here, TLS later) gets large files through a
+/// buffer, whole or in ranges, byte for byte.
+#[test]
+fn large_files_go_through_a_buffer_when_the_stream_has_no_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+    std::fs::write(dir.path().join("large.bin"), &content).unwrap();
+
+    let whole = converse_with(
+        Some(dir.path()),
+        &[b"GET /large.bin HTTP/1.1\r\nHost: a\r\n\r\n"],
+    );
+    assert_eq!(responses(&whole), vec![(200, None)]);
+    assert!(whole.ends_with(&content), "the whole file, after its head");
+
+    let ranged = converse_with(
+        Some(dir.path()),
+        &[b"GET /large.bin HTTP/1.1\r\nHost: a\r\nRange: bytes=1000-99999,200000-\r\n\r\n"],
+    );
+    assert_eq!(responses(&ranged), vec![(206, None)]);
+    let find = |needle: &[u8]| ranged.windows(needle.len()).position(|w| w == needle);
+    let first = find(&content[1000..100_000]).expect("the first range");
+    let second = find(&content[200_000..]).expect("the second range");
+    assert!(first < second);
 }
 
 #[test]
