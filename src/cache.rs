@@ -20,7 +20,6 @@ use std::cell::{Cell, RefCell, RefMut};
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
-use std::sync::Arc;
 use std::time::Duration;
 
 use tracing::warn;
@@ -64,7 +63,7 @@ pub struct Entry {
 #[derive(Debug, Clone)]
 enum CachedBody {
     Static(&'static [u8]),
-    Shared(Arc<[u8]>),
+    Shared(Rc<[u8]>),
 }
 
 /// A response on its way out: made for this request, or taken from the cache.

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::{File, Metadata};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use tracing::warn;
 
@@ -26,8 +26,8 @@ pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
 /// A compressed representation and its own strong ETag.
 #[derive(Debug)]
 pub struct Compressed {
-    pub bytes: Arc<[u8]>,
-    pub etag: Arc<str>,
+    pub bytes: Rc<[u8]>,
+    pub etag: Rc<str>,
 }
 
 /// Types worth compressing: text, and the structured text formats sent as `application/`.
@@ -49,7 +49,7 @@ pub fn is_compressible(content_type: &str) -> bool {
 #[derive(Debug)]
 struct Cache {
     /// `None`: compressing did not make it smaller; sent as identity.
-    entries: HashMap<(Version, Coding), Option<Arc<Compressed>>>,
+    entries: HashMap<(Version, Coding), Option<Rc<Compressed>>>,
     /// Insertion order, for evicting the oldest first.
     order: VecDeque<(Version, Coding)>,
     bytes: usize,
@@ -77,7 +77,7 @@ impl CompressCache {
 
     /// `file` compressed with `coding`, from the cache or compressed now. `None` if the file is
     /// outside the size window, or compression would not make it smaller.
-    pub fn get(&self, file: &File, meta: &Metadata, coding: Coding) -> Option<Arc<Compressed>> {
+    pub fn get(&self, file: &File, meta: &Metadata, coding: Coding) -> Option<Rc<Compressed>> {
         if coding == Coding::Identity || !(MIN_SIZE..=MAX_SIZE).contains(&meta.len()) {
             return None;
         }
@@ -100,7 +100,7 @@ impl CompressCache {
         };
         let entry = (encoded.len() < original.len()).then(|| {
             let etag = etag::hash_bytes(&encoded).into();
-            Arc::new(Compressed {
+            Rc::new(Compressed {
                 bytes: encoded.into(),
                 etag,
             })
@@ -114,7 +114,7 @@ impl CompressCache {
         self.cache.borrow_mut()
     }
 
-    fn insert(&self, key: (Version, Coding), entry: Option<Arc<Compressed>>) {
+    fn insert(&self, key: (Version, Coding), entry: Option<Rc<Compressed>>) {
         let size = entry.as_ref().map_or(0, |c| c.bytes.len());
         if size > self.max_bytes {
             return;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::sync::Arc;
+use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use tracing::warn;
@@ -49,7 +49,7 @@ impl Version {
 
 #[derive(Clone, Debug)]
 enum Entry {
-    Ready(Arc<str>),
+    Ready(Rc<str>),
     /// Being hashed in the background.
     Pending,
 }
@@ -71,7 +71,7 @@ struct Hasher {
 
 impl Etags {
     /// The ETag of `file`, if known or cheap to know now.
-    pub fn get(&self, file: &File, meta: &Metadata) -> Option<Arc<str>> {
+    pub fn get(&self, file: &File, meta: &Metadata) -> Option<Rc<str>> {
         let version = Version::of(meta);
         // Cloned out, so the borrow ends before `collect` or `insert` borrows again.
         let known = self.entries.borrow().get(&version).cloned();
@@ -81,7 +81,7 @@ impl Etags {
             None => {}
         }
         if meta.size() <= INLINE_HASH_MAX {
-            let tag: Arc<str> = match hash_file(file, meta.size()) {
+            let tag: Rc<str> = match hash_file(file, meta.size()) {
                 Ok(tag) => tag.into(),
                 Err(e) => {
                     // Served without an ETag (Last-Modified still validates); hashed again
@@ -109,7 +109,7 @@ impl Etags {
 
     /// Takes in the tags the hasher has finished, and answers for `version`. Runs only while
     /// some tag is pending, so the common path never touches the channel.
-    fn collect(&self, version: Version) -> Option<Arc<str>> {
+    fn collect(&self, version: Version) -> Option<Rc<str>> {
         let hasher = self.hasher.get()?;
         while let Ok((done, result)) = hasher.done.try_recv() {
             match result {

@@ -4,7 +4,7 @@
 //! validators (`etag.rs`).
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::rc::Rc;
 use std::time::SystemTime;
 
 use crate::http::Body;
@@ -77,7 +77,7 @@ pub(super) struct Representation {
     /// The version of the file the bytes come from (the original, for a compressed copy).
     pub(super) version: Version,
     /// Known once hashed; see `etag.rs`.
-    pub(super) etag: Option<Arc<str>>,
+    pub(super) etag: Option<Rc<str>>,
     pub(super) last_modified: Option<SystemTime>,
     pub(super) len: u64,
     pub(super) content: Content,
@@ -122,7 +122,7 @@ impl Representation {
 /// Where a representation's bytes are.
 pub(super) enum Content {
     File(std::fs::File),
-    Shared(Arc<[u8]>),
+    Shared(Rc<[u8]>),
 }
 
 impl Content {

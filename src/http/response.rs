@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::sync::Arc;
+use std::rc::Rc;
 
 use crate::http::Status;
 
@@ -34,7 +34,7 @@ pub enum Body {
     },
     /// A slice of bytes shared with a cache (compressed representations).
     Shared {
-        bytes: Arc<[u8]>,
+        bytes: Rc<[u8]>,
         offset: usize,
         len: usize,
     },
@@ -49,7 +49,7 @@ pub enum Body {
 #[derive(Debug)]
 pub enum Source {
     File(File),
-    Shared(Arc<[u8]>),
+    Shared(Rc<[u8]>),
 }
 
 #[derive(Debug)]
