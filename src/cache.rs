@@ -13,7 +13,7 @@
 //! - Freshness: an entry is trusted for [`REVALIDATE_AFTER`]; after that the next request runs
 //!   the full pipeline again (one open and fstat) and the entry is kept if the file version is
 //!   unchanged, replaced if not. An edited file is served fresh within a second.
-//! - Bounds: bodies up to `limits::CACHED_BODY_MAX` bytes each, at most [`MAX_ENTRIES`] entries and
+//! - Bounds: bodies up to `limits::CACHED_BODY_MAX` bytes each, at most [`CACHE_MAX_ENTRIES`] entries and
 //!   `--file-cache-bytes` in all per worker; the oldest entries are evicted first.
 
 use std::cell::{Cell, RefCell, RefMut};
@@ -28,16 +28,10 @@ use crate::fs::etag::Version;
 use crate::fs::{Reply, Site, encoding};
 use crate::http::encode::{Persistence, write_head, write_head_end, write_head_prefix};
 use crate::http::{Body, Method, Request, Response, Status};
-use crate::limits::CACHED_BODY_MAX;
+use crate::limits::{CACHE_MAX_ENTRIES, CACHED_BODY_MAX};
 
 /// How long an entry is served without looking at the file again.
 pub const REVALIDATE_AFTER: Duration = Duration::from_secs(1);
-
-/// Most entries per worker: bounds memory for the many small 404s a scanner causes.
-pub const MAX_ENTRIES: usize = 10_000;
-
-/// Default memory for cached bodies and heads per worker.
-pub const DEFAULT_BYTES: usize = 64 << 20;
 
 /// Fields that make a response depend on more than the target and the codings.
 const UNCACHEABLE_FIELDS: [&str; 6] = [
@@ -292,7 +286,7 @@ impl ResponseCache {
         }
         self.remove(target, variant);
         let mut entries = self.entries_mut();
-        while (entries.bytes + cost > self.max_bytes || entries.count >= MAX_ENTRIES)
+        while (entries.bytes + cost > self.max_bytes || entries.count >= CACHE_MAX_ENTRIES)
             && let Some((old_target, old_variant)) = entries.order.pop_front()
         {
             remove_locked(&mut entries, &old_target, old_variant);

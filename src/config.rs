@@ -56,12 +56,12 @@ pub struct Cli {
     pub compress: bool,
 
     /// Memory per worker for the compressed copies made by --compress.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::fs::compress::DEFAULT_CACHE_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = limits::COMPRESS_CACHE_BYTES)]
     pub compress_cache_bytes: usize,
 
     /// Memory per worker for small responses kept ready to send (files up to 64 KiB, 404
     /// pages); 0 turns the cache off. Entries are checked against the file once a second.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::cache::DEFAULT_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = limits::FILE_CACHE_BYTES)]
     pub file_cache_bytes: usize,
 
     /// Cache-Control header for files, e.g. "public, max-age=3600".

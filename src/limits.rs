@@ -1,7 +1,10 @@
 //! Every limit the server enforces, with the reason for its default.
 //!
 //! Limits that an operator may need to change are also command-line flags (see `config.rs`);
-//! the constants here are their defaults and the bounds that stay fixed.
+//! the constants here are their defaults and the bounds that stay fixed. Every bound on what a
+//! client can make a worker hold or do lives here; constants that only tune a mechanism (the
+//! deadline sweep's tick, a fresh buffer's capacity, the size of one sendfile call) stay beside
+//! the code they tune.
 
 use std::time::Duration;
 
@@ -87,3 +90,48 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Listen backlog; the kernel caps it at `net.core.somaxconn`. Deep enough to hold a reload's or
 /// a connection-limit pause's worth of arrivals.
 pub const LISTEN_BACKLOG: i32 = 4096;
+
+/// Most ranges (after coalescing) served as multipart/byteranges; past this the whole
+/// representation is sent, so a Range field cannot turn one file into thousands of parts.
+pub const MAX_RANGES: usize = 16;
+
+/// Most range specs read from one Range field; a longer list is ignored as abuse.
+pub const MAX_RANGE_SPECS: usize = 100;
+
+/// Most response-cache entries per worker: bounds memory for the many small 404s a scanner
+/// causes.
+pub const CACHE_MAX_ENTRIES: usize = 10_000;
+
+/// Default memory for the response cache's bodies and heads per worker
+/// (`--file-cache-bytes`).
+pub const FILE_CACHE_BYTES: usize = 64 << 20;
+
+/// Files smaller than this are not compressed on the fly: they gain too little to be worth a
+/// Content-Encoding.
+pub const COMPRESS_MIN_BYTES: u64 = 1024;
+
+/// Larger files are not compressed on the fly: the work would stall the worker's event loop.
+/// Precompressed siblings have no size limit.
+pub const COMPRESS_MAX_BYTES: u64 = 8 << 20;
+
+/// Default memory for compressed copies per worker (`--compress-cache-bytes`).
+pub const COMPRESS_CACHE_BYTES: usize = 64 << 20;
+
+/// Files up to this size are hashed for their ETag in the request that first needs it: about a
+/// millisecond at BLAKE3's speed. Larger ones are hashed by the worker's hasher thread.
+pub const INLINE_HASH_MAX: u64 = 4 << 20;
+
+/// Most ETags (file versions) remembered per worker; when full the table starts over.
+pub const ETAG_MAX_ENTRIES: usize = 50_000;
+
+/// Connection buffers that grew past this are freed instead of pooled: the output buffer of a pipelined
+/// batch reaches about 64 KiB before it is flushed, and is worth keeping. A read buffer that
+/// held a head near the 32 KiB default limit has doubled to 64 KiB too; it is kept within
+/// `BUFFER_POOL_BYTES` like any other, and only an active connection borrows it.
+pub const POOLED_BUFFER_MAX: usize = 80 * 1024;
+
+/// Most bytes of connection buffers kept for reuse per worker.
+pub const BUFFER_POOL_BYTES: usize = 2 << 20;
+
+/// Most bytes asked of the stream per read.
+pub const READ_CHUNK: usize = 16 * 1024;

@@ -2,7 +2,8 @@
 //! representation, at most MAX_RANGES, and never add up to more than its length.
 #![no_main]
 
-use forkhttpd::fs::range::{MAX_RANGES, Ranges, evaluate};
+use forkhttpd::fs::range::{Ranges, evaluate};
+use forkhttpd::limits::MAX_RANGES;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: (u64, &str)| {

@@ -10,19 +10,11 @@
 //! no lock: it is used four times per request, and a mutex's two atomic instructions per use
 //! were 0.9% of a worker's CPU time on 404s (perf).
 
+use crate::limits::{BUFFER_POOL_BYTES, POOLED_BUFFER_MAX};
 use std::cell::RefCell;
 
 /// A fresh buffer's capacity: most request heads and small responses fit.
 pub(crate) const INITIAL_CAPACITY: usize = 2048;
-
-/// Buffers that grew past this are freed instead of pooled: the output buffer of a pipelined
-/// batch reaches about 64 KiB before it is flushed, and is worth keeping. A read buffer that
-/// held a head near the 32 KiB default limit has doubled to 64 KiB too (`io::try_read`); it is
-/// kept within `MAX_FREE_BYTES` like any other, and only an active connection borrows it.
-const MAX_POOLED_CAPACITY: usize = 80 * 1024;
-
-/// Most bytes of buffers kept for reuse per worker.
-const MAX_FREE_BYTES: usize = 2 << 20;
 
 #[derive(Debug)]
 struct Free {
@@ -53,12 +45,12 @@ pub(crate) fn take() -> Vec<u8> {
 
 /// Takes back a buffer that is no longer needed; its contents are dropped.
 pub(crate) fn give(mut buffer: Vec<u8>) {
-    if buffer.capacity() < INITIAL_CAPACITY || buffer.capacity() > MAX_POOLED_CAPACITY {
+    if buffer.capacity() < INITIAL_CAPACITY || buffer.capacity() > POOLED_BUFFER_MAX {
         return;
     }
     buffer.clear();
     FREE.with_borrow_mut(|free| {
-        if free.bytes + buffer.capacity() <= MAX_FREE_BYTES {
+        if free.bytes + buffer.capacity() <= BUFFER_POOL_BYTES {
             free.bytes += buffer.capacity();
             free.buffers.push(buffer);
         }
@@ -83,12 +75,15 @@ mod tests {
         let again = take();
         assert_eq!(again.as_ptr(), address, "the same allocation comes back");
         assert!(again.is_empty());
-        give(Vec::with_capacity(MAX_POOLED_CAPACITY * 2));
+        give(Vec::with_capacity(POOLED_BUFFER_MAX * 2));
         give(Vec::new());
         assert_eq!(kept().0, 0, "oversized and empty buffers are not kept");
-        for _ in 0..(MAX_FREE_BYTES / INITIAL_CAPACITY + 10) {
+        for _ in 0..(BUFFER_POOL_BYTES / INITIAL_CAPACITY + 10) {
             give(Vec::with_capacity(INITIAL_CAPACITY));
         }
-        assert!(kept().1 <= MAX_FREE_BYTES, "the pool's memory is bounded");
+        assert!(
+            kept().1 <= BUFFER_POOL_BYTES,
+            "the pool's memory is bounded"
+        );
     }
 }

@@ -16,10 +16,9 @@ use crate::conn::buffers;
 use crate::conn::deadlines::{Deadlines, Wait};
 use crate::conn::stream::Stream;
 use crate::http::response::{Body, Segment, Source};
-use crate::limits::{INLINE_BODY_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT, OUTPUT_FLUSH_BYTES};
-
-/// Most bytes asked of the kernel per read.
-pub(crate) const READ_CHUNK: usize = 16 * 1024;
+use crate::limits::{
+    INLINE_BODY_MAX, LINGER_MAX_BYTES, LINGER_TIMEOUT, OUTPUT_FLUSH_BYTES, READ_CHUNK,
+};
 
 /// Largest single sendfile call; the kernel caps one call near 2 GiB anyway.
 const SENDFILE_CHUNK: u64 = 1 << 30;

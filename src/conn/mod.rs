@@ -432,7 +432,7 @@ impl<S: Stream> Connection<S> {
         if self.input.is_empty() {
             buffers::give(std::mem::take(&mut self.input));
         }
-        let read_limit = self.shared.limits.head.max_head_bytes + io::READ_CHUNK;
+        let read_limit = self.shared.limits.head.max_head_bytes + crate::limits::READ_CHUNK;
         let deadlines = &self.shared.deadlines;
         let read = io::read(
             &mut self.stream,

@@ -12,16 +12,7 @@ use tracing::warn;
 
 use crate::fs::encoding::Coding;
 use crate::fs::etag::{self, Version};
-
-/// Smaller files gain too little to be worth a Content-Encoding.
-pub const MIN_SIZE: u64 = 1024;
-
-/// Larger files are not compressed on the fly: the work would stall the worker's event loop.
-/// Precompressed siblings have no size limit.
-pub const MAX_SIZE: u64 = 8 << 20;
-
-/// Default memory for compressed bytes per worker.
-pub const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+use crate::limits::{COMPRESS_MAX_BYTES, COMPRESS_MIN_BYTES};
 
 /// A compressed representation and its own strong ETag.
 #[derive(Debug)]
@@ -78,7 +69,9 @@ impl CompressCache {
     /// `file` compressed with `coding`, from the cache or compressed now. `None` if the file is
     /// outside the size window, or compression would not make it smaller.
     pub fn get(&self, file: &File, meta: &Metadata, coding: Coding) -> Option<Rc<Compressed>> {
-        if coding == Coding::Identity || !(MIN_SIZE..=MAX_SIZE).contains(&meta.len()) {
+        if coding == Coding::Identity
+            || !(COMPRESS_MIN_BYTES..=COMPRESS_MAX_BYTES).contains(&meta.len())
+        {
             return None;
         }
         let key = (Version::of(meta), coding);

@@ -16,14 +16,8 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::rc::Rc;
 use std::sync::mpsc::{self, Receiver, Sender};
 
+use crate::limits::{ETAG_MAX_ENTRIES, INLINE_HASH_MAX};
 use tracing::warn;
-
-/// Files up to this size are hashed in the request that first needs the tag: about a
-/// millisecond at BLAKE3's speed.
-pub const INLINE_HASH_MAX: u64 = 4 << 20;
-
-/// Most file versions remembered per worker; when full the cache starts over.
-const MAX_ENTRIES: usize = 50_000;
 
 /// What identifies one version of a file's content without reading it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -129,7 +123,7 @@ impl Etags {
 
     fn insert(&self, version: Version, entry: Entry) {
         let mut entries = self.entries.borrow_mut();
-        if entries.len() >= MAX_ENTRIES {
+        if entries.len() >= ETAG_MAX_ENTRIES {
             entries.clear();
         }
         entries.insert(version, entry);

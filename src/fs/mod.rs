@@ -38,8 +38,8 @@ use std::path::Path;
 
 use tracing::{Level, event};
 
-use crate::error;
 use crate::http::{Body, Method, Request, Response, Status};
+use crate::{error, limits};
 use compress::CompressCache;
 use conditional::Precondition;
 use encoding::{Accepted, Coding};
@@ -259,7 +259,9 @@ impl Site {
         let mut body = page.into_bytes();
         let mut coding = Coding::Identity;
         let size = body.len() as u64;
-        if self.options.compress && (compress::MIN_SIZE..=compress::MAX_SIZE).contains(&size) {
+        if self.options.compress
+            && (limits::COMPRESS_MIN_BYTES..=limits::COMPRESS_MAX_BYTES).contains(&size)
+        {
             let (ranked, _) = accepted.ranked_array();
             if ranked[0] != Coding::Identity
                 && let Ok(encoded) = compress::compress(&body, ranked[0])

@@ -3,13 +3,9 @@
 //!
 //! Ranges are sorted and coalesced (overlapping or adjacent ones merged), so a response is never
 //! larger than the representation itself plus part headers, whatever the request asks for. More
-//! than [`MAX_RANGES`] ranges after coalescing are answered with the whole representation.
+//! than `limits::MAX_RANGES` ranges after coalescing are answered with the whole representation.
 
-/// Most ranges served as multipart/byteranges; past this the whole representation is sent.
-pub const MAX_RANGES: usize = 16;
-
-/// Most range specs read from one header; a longer list is ignored as abuse.
-const MAX_SPECS: usize = 100;
+use crate::limits::{MAX_RANGE_SPECS, MAX_RANGES};
 
 /// An inclusive byte range of a representation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,7 +97,7 @@ fn parse(header: &str) -> Option<Vec<Spec>> {
         if element.is_empty() {
             continue;
         }
-        if specs.len() == MAX_SPECS {
+        if specs.len() == MAX_RANGE_SPECS {
             return None;
         }
         let (first, last) = element.split_once('-')?;
