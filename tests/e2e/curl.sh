@@ -4,27 +4,8 @@
 set -euo pipefail
 
 bin=$(realpath "$1")
-work=$(mktemp -d)
-log="$work/server.log"
-pid=
-cleanup() {
-    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() { # check NAME COMMAND...
-    local name=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name" >&2
-    fi
-}
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 mkdir -p "$work/site/docs"
 echo '<h1>e2e</h1>' >"$work/site/index.html"

@@ -10,27 +10,8 @@ bin=$(realpath "$1")
 mkdir -p "${2:-docs}"
 shots=$(realpath "${2:-docs}")
 browser=${CHROMIUM:-chromium}
-work=$(mktemp -d)
-log="$work/server.log"
-pid=
-cleanup() {
-    if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid"; fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-passed=0
-failed=0
-check() { # check NAME COMMAND...
-    local name=$1
-    shift
-    if "$@"; then
-        passed=$((passed + 1))
-    else
-        failed=$((failed + 1))
-        echo "FAIL: $name" >&2
-    fi
-}
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # The folder shown: folders, sizes from bytes to GiB (sparse files), a name too long for a
 # phone, Unicode, and the names that once broke listings. Fixed times make the screenshots
