@@ -160,6 +160,8 @@ impl<'a, S: Stream> Writer<'a, S> {
                     sent => written += sent,
                 }
             }
+            let flushed = self.stream.poll_flush_all(cx);
+            ready!(self.under_deadline(cx, &mut armed, flushed))?;
             output.clear();
             Poll::Ready(Ok(()))
         })
@@ -186,6 +188,11 @@ impl<'a, S: Stream> Writer<'a, S> {
             head_sent += from_head;
             body_sent += written - from_head;
         }
+        std::future::poll_fn(|cx| {
+            let flushed = self.stream.poll_flush_all(cx);
+            self.under_deadline(cx, &mut armed, flushed)
+        })
+        .await?;
         output.clear();
         Ok(())
     }

@@ -57,6 +57,12 @@ pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin {
     ) -> Poll<io::Result<usize>> {
         Pin::new(self).poll_write_vectored(cx, bufs)
     }
+
+    /// Pushes out what the stream itself still holds (a TLS stream's records), after the
+    /// connection has written everything it queued.
+    fn poll_flush_all(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(self).poll_flush(cx)
+    }
 }
 
 impl Stream for TcpStream {
@@ -125,6 +131,11 @@ impl Stream for TcpStream {
                 result => return Poll::Ready(result),
             }
         }
+    }
+
+    /// A socket keeps nothing back: what `write` took is the kernel's.
+    fn poll_flush_all(&mut self, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 

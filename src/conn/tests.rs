@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::Semaphore;
 
+use super::stream::Stream;
 use super::{Shared, serve};
 use crate::cache::ResponseCache;
 use crate::config::Config;
@@ -32,6 +33,15 @@ fn converse(chunks: &[&[u8]]) -> Vec<u8> {
 
 /// `converse` with the site served from `root`.
 fn converse_with(root: Option<&std::path::Path>, chunks: &[&[u8]]) -> Vec<u8> {
+    converse_over(|pipe| pipe, root, chunks)
+}
+
+/// `converse` with the server's end of the pipe wrapped by `wrap`.
+fn converse_over<S: Stream + 'static>(
+    wrap: impl FnOnce(DuplexStream) -> S,
+    root: Option<&std::path::Path>,
+    chunks: &[&[u8]],
+) -> Vec<u8> {
     runtime().block_on(async {
         let config = config();
         let site = Site::open(root, config.site.clone()).unwrap();
@@ -51,7 +61,7 @@ fn converse_with(root: Option<&std::path::Path>, chunks: &[&[u8]]) -> Vec<u8> {
             from_server.read_to_end(&mut received).await.unwrap();
             received
         };
-        tokio::join!(serve::<DuplexStream>(server, shared, permit), client).1
+        tokio::join!(serve(wrap(server), shared, permit), client).1
     })
 }
 
@@ -171,6 +181,20 @@ fn large_files_go_through_a_buffer_when_the_stream_has_no_socket() {
     let first = find(&content[1000..100_000]).expect("the first range");
     let second = find(&content[200_000..]).expect("the second range");
     assert!(first < second);
+}
+
+/// A stream that holds back what it was given until flushed, as a TLS stream holds records.
+impl Stream for tokio::io::BufWriter<DuplexStream> {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        Err(std::io::ErrorKind::NotConnected.into())
+    }
+}
+
+#[test]
+fn responses_are_flushed_out_of_a_stream_that_buffers() {
+    let batch = [GET, b"GET /missing HTTP/1.1\r\nHost: a\r\n\r\n"].concat();
+    let received = converse_over(tokio::io::BufWriter::new, None, &[&batch]);
+    assert_eq!(responses(&received), vec![(200, None), (404, None)]);
 }
 
 #[test]
