@@ -194,3 +194,26 @@ fn large_range_uses_the_zero_copy_path() {
     assert_eq!(response.status, 206);
     assert!(response.body == big[1_000_001..=2_999_999]);
 }
+
+#[test]
+fn a_416_for_a_compressed_representation_is_an_uncompressed_error_page() {
+    let site = Site::new();
+    std::fs::write(site.root().join("app.js"), "x".repeat(4000)).unwrap();
+    std::fs::write(
+        site.root().join("app.js.gz"),
+        b"\x1f\x8b\x08 a precompressed sibling",
+    )
+    .unwrap();
+    let server = Server::start(&[&site.root_arg()]);
+    let response = support::get_with(
+        server.addr(),
+        "/app.js",
+        "Accept-Encoding: gzip\r\nRange: bytes=999999-\r\n",
+    );
+    assert_eq!(response.status, 416);
+    assert_eq!(response.header("content-encoding"), None);
+    assert!(response.text().contains("416"), "the error page, readable");
+    // The same file without the Range is the sibling, gzip.
+    let whole = support::get_with(server.addr(), "/app.js", "Accept-Encoding: gzip\r\n");
+    assert_eq!(whole.header("content-encoding"), Some("gzip"));
+}

@@ -33,7 +33,11 @@ pub(super) fn respond(
         Ranges::Unsatisfiable => {
             let mut response = Response::error(Status::RANGE_NOT_SATISFIABLE)
                 .with_header("Content-Range", format!("bytes */{len}"));
-            response.headers.extend(fields);
+            // The body is this error page, not the representation: it has no coding.
+            let fields = fields.into_iter();
+            response
+                .headers
+                .extend(fields.filter(|(name, _)| *name != "Content-Encoding"));
             return response;
         }
         Ranges::Partial(ranges) if ranges.len() == 1 => {
