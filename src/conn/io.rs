@@ -5,10 +5,11 @@ use std::fs::File;
 use std::future::Future;
 use std::io::{self, ErrorKind, IoSlice};
 use std::os::unix::fs::FileExt;
+use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::BufMut;
-use tokio::io::{AsyncWriteExt, Interest};
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 
 use crate::conn::Shared;
@@ -372,10 +373,25 @@ async fn copy_file<S: Stream>(
 /// Half-closes, then reads and drops what the client still sends, for a bounded time and
 /// amount, so that our last response is not destroyed by a reset (RFC 9112 §9.6).
 pub(crate) async fn linger<S: Stream>(stream: &mut S, deadlines: &Deadlines, slot: u32) {
-    if stream.shutdown().await.is_err() {
+    let deadline = deadlines.after(LINGER_TIMEOUT);
+    // A socket's half-close is immediate; a TLS stream's must write its close_notify, which a
+    // client that reads nothing can hold up: the linger's deadline bounds that too.
+    let mut armed = false;
+    let shut = std::future::poll_fn(|cx| {
+        if let Poll::Ready(result) = Pin::new(&mut *stream).poll_shutdown(cx) {
+            return Poll::Ready(result);
+        }
+        if !armed {
+            armed = true;
+            deadlines.arm(slot, Wait::Write, deadline, cx.waker());
+        } else if deadlines.expired(slot) {
+            return Poll::Ready(Err(ErrorKind::TimedOut.into()));
+        }
+        Poll::Pending
+    });
+    if shut.await.is_err() {
         return;
     }
-    let deadline = deadlines.after(LINGER_TIMEOUT);
     let mut scratch = Vec::new();
     let mut dropped = 0;
     while dropped < LINGER_MAX_BYTES {

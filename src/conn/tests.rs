@@ -2,8 +2,11 @@
 //! built-in site behind it: split heads, pipelining, bodies read and dropped, error responses
 //! and their close. No sockets, no processes: each test runs in milliseconds.
 
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::Semaphore;
@@ -13,6 +16,7 @@ use super::{Shared, serve};
 use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::fs::Site;
+use crate::worker::timer::Timer;
 
 fn config() -> Config {
     Config::from_cli(clap::Parser::parse_from(["forkhttpd"])).unwrap()
@@ -195,6 +199,77 @@ fn responses_are_flushed_out_of_a_stream_that_buffers() {
     let batch = [GET, b"GET /missing HTTP/1.1\r\nHost: a\r\n\r\n"].concat();
     let received = converse_over(tokio::io::BufWriter::new, None, &[&batch]);
     assert_eq!(responses(&received), vec![(200, None), (404, None)]);
+}
+
+/// A stream whose close cannot complete, as a TLS stream's close_notify cannot while the
+/// client reads nothing and the socket's send buffer is full.
+struct StallShutdown(DuplexStream);
+
+impl tokio::io::AsyncRead for StallShutdown {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for StallShutdown {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Pending
+    }
+}
+
+impl Stream for StallShutdown {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        Err(std::io::ErrorKind::NotConnected.into())
+    }
+}
+
+/// After an error response the connection lingers, and every wait of the linger, the close
+/// included, ends at its deadline: a client that neither reads nor closes cannot hold it.
+#[test]
+fn a_lingering_close_ends_even_when_the_stream_cannot_close() {
+    runtime().block_on(async {
+        let config = config();
+        let site = Site::open(None, config.site.clone()).unwrap();
+        let cache = ResponseCache::new(config.file_cache_bytes);
+        let shared = Rc::new(Shared::new(site, cache, config.conn));
+        // The worker's deadline sweep, on a timerfd as in the worker.
+        let sweeper = {
+            let shared = shared.clone();
+            tokio::task::spawn_local(async move {
+                let ticks = Timer::new().unwrap();
+                while ticks.sleep(Duration::from_millis(20)).await.is_ok() {
+                    shared.deadlines.sweep();
+                }
+            })
+        };
+        let permit = Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap();
+        let (mut client, server) = tokio::io::duplex(1 << 20);
+        // No Host: 400, then the lingering close (LINGER_TIMEOUT). The client stays silent.
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        let guard = Timer::new().unwrap();
+        let ended = tokio::select! {
+            () = serve(StallShutdown(server), shared, permit) => true,
+            _ = guard.sleep(Duration::from_secs(20)) => false,
+        };
+        sweeper.abort();
+        assert!(ended, "the connection never ended");
+    });
 }
 
 #[test]

@@ -28,7 +28,7 @@ use crate::fs::Site;
 use crate::process;
 use timer::Timer;
 
-mod timer;
+pub(crate) mod timer;
 
 /// Exit code of a worker that cannot run its configuration; the master does not respawn it.
 pub(crate) const EXIT_FATAL: i32 = 2;
