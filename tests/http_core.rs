@@ -104,6 +104,26 @@ fn directory_without_slash_redirects_keeping_the_query() {
 }
 
 #[test]
+fn a_directory_named_through_dot_segments_redirects_to_its_own_url() {
+    // Its page's relative links would otherwise resolve against the dotted URL: `./x` on the
+    // root's listing served at `/sub/..` names `/sub/x`.
+    let site = Site::new();
+    let server = serve(&site, &["--listing"]);
+    for (path, location) in [
+        ("/sub/..", "/"),
+        ("/sub/../", "/"),
+        ("/sub/./", "/sub/"),
+        ("/nodir/%2e?q", "/nodir/?q"),
+    ] {
+        let response = get(server.addr(), path);
+        assert_eq!(response.status, 301, "{path}");
+        assert_eq!(response.header("location"), Some(location), "{path}");
+    }
+    // Files are served as before: no page of links, nothing to resolve.
+    assert_eq!(get(server.addr(), "/sub/../hello.txt").status, 200);
+}
+
+#[test]
 fn redirect_location_never_names_another_host() {
     let site = Site::new();
     let server = serve(&site, &[]);

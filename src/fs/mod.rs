@@ -10,8 +10,8 @@
 //! 3. path: percent-decoded once, dot segments removed, never above the root (`path::resolve`).
 //! 4. hidden: dotfiles and dot-directories are 404 unless `--hidden`.
 //! 5. open: one confined open and fstat (`open.rs`); errno to status (`error::file_error`).
-//! 6. directory: 301 to the slash form, else its `index.html`, else a listing (`listing/`) or
-//!    404.
+//! 6. directory: 301 to its own URL (slash form, no dot segments), else its `index.html`, else
+//!    a listing (`listing/`) or 404.
 //! 7. representation: identity, a precompressed sibling or a compressed copy
 //!    (`representation.rs`, with `encoding.rs` and `compress.rs`), with its validators:
 //!    Last-Modified and a content ETag (`etag.rs`).
@@ -163,7 +163,9 @@ impl Site {
         };
         // 6. directory
         if opened.meta.is_dir() {
-            if !resolved.trailing_slash {
+            // A directory's page (its index or listing) is served only at its own URL, so its
+            // relative links resolve beneath it: `/a/b/..` is sent to `/a/`.
+            if !resolved.trailing_slash || resolved.dot_segments {
                 return redirect_to_directory(&resolved, target.query).into();
             }
             return self.serve_directory(root, request, accepted, opened, &resolved, target.query);
@@ -316,7 +318,10 @@ fn redirect_to_directory(resolved: &Resolved, query: Option<&str>) -> Response {
     // Built from the normalised, re-encoded path: it starts with exactly one `/` and holds no
     // `\`, so browsers cannot read it as another host (`//host` or `/\host`).
     let mut location = resolved.encoded();
-    location.push('/');
+    if !resolved.segments.is_empty() {
+        // The root's URL is `/` already: another would make `//`, a host-relative reference.
+        location.push('/');
+    }
     if let Some(query) = query {
         location.push('?');
         location.push_str(query);

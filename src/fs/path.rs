@@ -70,6 +70,9 @@ pub struct Resolved {
     pub segments: Vec<Vec<u8>>,
     /// The path named a directory: it ended in `/` (or in a dot segment), or it is the root.
     pub trailing_slash: bool,
+    /// The path held `.` or `..` segments: it is not the directory's own URL, and relative
+    /// links on a page served at it would resolve somewhere else.
+    pub dot_segments: bool,
 }
 
 impl Resolved {
@@ -142,6 +145,7 @@ pub const PATH_SEGMENT: &AsciiSet = &CONTROLS
 pub fn resolve(path: &str) -> Result<Resolved, Status> {
     let mut segments: Vec<Vec<u8>> = Vec::new();
     let mut ends_in_directory = true;
+    let mut dot_segments = false;
     for raw in path.split('/').skip(1) {
         let bytes = raw.as_bytes();
         if !memchr::memchr_iter(b'%', bytes).all(|at| is_pct_encoded(&bytes[at..])) {
@@ -150,8 +154,10 @@ pub fn resolve(path: &str) -> Result<Resolved, Status> {
         let decoded: Cow<'_, [u8]> = percent_decode_str(raw).into();
         ends_in_directory = true;
         match decoded.as_ref() {
-            b"" | b"." => {}
+            b"" => {}
+            b"." => dot_segments = true,
             b".." => {
+                dot_segments = true;
                 segments.pop().ok_or(Status::BAD_REQUEST)?;
             }
             bytes if bytes.iter().any(|&b| matches!(b, b'/' | b'\\' | 0)) => {
@@ -165,6 +171,7 @@ pub fn resolve(path: &str) -> Result<Resolved, Status> {
     }
     Ok(Resolved {
         trailing_slash: ends_in_directory,
+        dot_segments,
         segments,
     })
 }
