@@ -121,6 +121,11 @@ pub const COMPRESS_CACHE_BYTES: usize = 64 << 20;
 /// millisecond at BLAKE3's speed. Larger ones are hashed by the worker's hasher thread.
 pub const INLINE_HASH_MAX: u64 = 4 << 20;
 
+/// Most files waiting for the worker's ETag hasher, each holding a descriptor. A file that
+/// changes on every request (a growing log) would otherwise queue a hash per request; past the
+/// bound a response simply goes without an ETag, and Last-Modified still validates it.
+pub const ETAG_HASH_QUEUE: usize = 64;
+
 /// Most ETags (file versions) remembered per worker; when full the table starts over.
 pub const ETAG_MAX_ENTRIES: usize = 50_000;
 

@@ -14,9 +14,9 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::rc::Rc;
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 
-use crate::limits::{ETAG_MAX_ENTRIES, INLINE_HASH_MAX};
+use crate::limits::{ETAG_HASH_QUEUE, ETAG_MAX_ENTRIES, INLINE_HASH_MAX};
 use tracing::warn;
 
 /// What identifies one version of a file's content without reading it.
@@ -59,7 +59,7 @@ pub struct Etags {
 
 #[derive(Debug)]
 struct Hasher {
-    jobs: Sender<(Version, File)>,
+    jobs: SyncSender<(Version, File)>,
     done: Receiver<(Version, io::Result<String>)>,
 }
 
@@ -95,8 +95,10 @@ impl Etags {
             }
         };
         let hasher = self.hasher.get_or_init(spawn_hasher);
-        if hasher.jobs.send((version, copy)).is_ok() {
-            self.insert(version, Entry::Pending);
+        match hasher.jobs.try_send((version, copy)) {
+            Ok(()) => self.insert(version, Entry::Pending),
+            // Full: no ETag this time; a later request queues it. Disconnected: no hasher.
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {}
         }
         None
     }
@@ -133,7 +135,7 @@ impl Etags {
 /// Starts the worker's hasher thread. If it cannot start, the job channel is closed at once:
 /// large files are then served without an ETag, and nothing waits.
 fn spawn_hasher() -> Hasher {
-    let (jobs, incoming) = mpsc::channel::<(Version, File)>();
+    let (jobs, incoming) = mpsc::sync_channel::<(Version, File)>(ETAG_HASH_QUEUE);
     let (finished, done) = mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("etag-hasher".into())
