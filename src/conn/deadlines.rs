@@ -38,6 +38,17 @@ pub(crate) enum Wait {
     Write,
 }
 
+/// What [`Deadlines::hold`] decided for a wait whose stream is not ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hold {
+    /// Sleep: the task is woken by the stream or by the sweep.
+    Waiting,
+    /// The deadline passed (or a drain ended an idle wait).
+    Expired,
+    /// An idle wait was refused: the worker is draining.
+    Refused,
+}
+
 #[derive(Debug)]
 struct Slot {
     /// The connection's task; kept between waits, since it never changes.
@@ -112,6 +123,28 @@ impl Deadlines {
             slot.expired = false;
         }
         true
+    }
+
+    /// What a wait does when its stream is not ready: the first time, it arms its slot (with the
+    /// deadline `deadline` gives, asked only then) and sleeps; afterwards it sleeps until the
+    /// slot has expired. `armed` is the wait's own record of the first time.
+    pub(crate) fn hold(
+        &self,
+        armed: &mut bool,
+        key: u32,
+        wait: Wait,
+        deadline: impl FnOnce() -> u64,
+        waker: &Waker,
+    ) -> Hold {
+        if !*armed {
+            *armed = true;
+            if !self.arm(key, wait, deadline(), waker) {
+                return Hold::Refused;
+            }
+        } else if self.expired(key) {
+            return Hold::Expired;
+        }
+        Hold::Waiting
     }
 
     /// Whether the slot's wait has been ended by its deadline or by a drain.
@@ -231,6 +264,40 @@ mod tests {
         assert!(!deadlines.expired(busy));
         assert_eq!(busy_wakes.0.load(Ordering::Relaxed), 0);
         assert!(!deadlines.arm(busy, Wait::Idle, far, &busy_waker));
+    }
+
+    #[test]
+    fn a_held_wait_arms_once_then_ends_when_expired() {
+        let deadlines = Deadlines::new(Duration::from_secs(1));
+        let (_, waker) = waker();
+        let key = deadlines.register();
+        let mut armed = false;
+        let mut asked = 0;
+        let mut hold = |deadlines: &Deadlines| {
+            deadlines.hold(
+                &mut armed,
+                key,
+                Wait::Read,
+                || {
+                    asked += 1;
+                    0
+                },
+                &waker,
+            )
+        };
+        assert_eq!(
+            hold(&deadlines),
+            Hold::Waiting,
+            "armed with a past deadline"
+        );
+        assert_eq!(hold(&deadlines), Hold::Waiting, "not swept yet");
+        deadlines.sweep();
+        assert_eq!(hold(&deadlines), Hold::Expired);
+        assert_eq!(asked, 1, "the deadline is asked for once");
+        let mut idle_armed = false;
+        deadlines.drain();
+        let refused = deadlines.hold(&mut idle_armed, key, Wait::Idle, || 0, &waker);
+        assert_eq!(refused, Hold::Refused);
     }
 
     #[test]

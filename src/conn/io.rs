@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 
 use crate::conn::Shared;
 use crate::conn::buffers;
-use crate::conn::deadlines::{Deadlines, Wait};
+use crate::conn::deadlines::{Deadlines, Hold, Wait};
 use crate::conn::stream::Stream;
 use crate::http::response::{Body, Segment, Source};
 use crate::limits::{
@@ -68,15 +68,11 @@ pub(crate) fn read<'a, S: Stream>(
                 Poll::Pending => {}
             }
         }
-        if !armed {
-            armed = true;
-            if !deadlines.arm(slot, wait, deadline, cx.waker()) {
-                return Poll::Ready(Ok(Read::Refused));
-            }
-        } else if deadlines.expired(slot) {
-            return Poll::Ready(Ok(Read::Expired));
+        match deadlines.hold(&mut armed, slot, wait, || deadline, cx.waker()) {
+            Hold::Waiting => Poll::Pending,
+            Hold::Expired => Poll::Ready(Ok(Read::Expired)),
+            Hold::Refused => Poll::Ready(Ok(Read::Refused)),
         }
-        Poll::Pending
     })
 }
 
@@ -121,29 +117,13 @@ impl<'a, S: Stream> Writer<'a, S> {
         }
     }
 
-    /// Passes on a poll of the stream; when it waits, this wait gets the send deadline (armed
-    /// once; `armed` says whether it is). Each wait gets the whole send timeout: like nginx's
-    /// `send_timeout`, it bounds the time between two successful writes, not the whole
-    /// response.
     fn under_deadline<T>(
         &self,
         cx: &mut Context<'_>,
         armed: &mut bool,
         polled: Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
-        let Poll::Pending = polled else {
-            *armed = false;
-            return polled;
-        };
-        let deadlines = &self.shared.deadlines;
-        if !*armed {
-            *armed = true;
-            let deadline = deadlines.after(self.shared.limits.send_timeout);
-            deadlines.arm(self.slot, Wait::Write, deadline, cx.waker());
-        } else if deadlines.expired(self.slot) {
-            return Poll::Ready(Err(ErrorKind::TimedOut.into()));
-        }
-        Poll::Pending
+        under_send_deadline(self.shared, self.slot, cx, armed, polled)
     }
 
     /// Writes and clears `output`. A `poll_fn`, not an `async fn`: this future is part of every
@@ -273,6 +253,30 @@ fn read_file_range(output: &mut Vec<u8>, file: &File, offset: u64, len: u64) -> 
     Ok(())
 }
 
+/// Passes on a poll of the stream; when it waits, the wait gets the send deadline (armed once;
+/// `armed` says whether it is, and is cleared when the poll completes, so the next wait gets a
+/// fresh one). Each wait gets the whole send timeout: like nginx's `send_timeout`, it bounds
+/// the time between two successful writes, not the whole response.
+fn under_send_deadline<T>(
+    shared: &Shared,
+    slot: u32,
+    cx: &mut Context<'_>,
+    armed: &mut bool,
+    polled: Poll<io::Result<T>>,
+) -> Poll<io::Result<T>> {
+    let Poll::Pending = polled else {
+        *armed = false;
+        return polled;
+    };
+    let deadlines = &shared.deadlines;
+    let deadline = || deadlines.after(shared.limits.send_timeout);
+    match deadlines.hold(armed, slot, Wait::Write, deadline, cx.waker()) {
+        Hold::Waiting => Poll::Pending,
+        // Only idle waits are refused; a write's ends at its deadline.
+        Hold::Expired | Hold::Refused => Poll::Ready(Err(ErrorKind::TimedOut.into())),
+    }
+}
+
 /// Copies a small file range into `output`, or flushes `output` and sends a large one from the
 /// file.
 async fn append_file_range<S: Stream>(
@@ -318,27 +322,24 @@ async fn send_file(
         let mut file_offset = position as libc::off_t;
         let mut armed = false;
         let sent = std::future::poll_fn(|cx| {
-            loop {
+            let polled = loop {
                 let attempt = socket.try_io(Interest::WRITABLE, || {
                     nix::sys::sendfile::sendfile(socket, file, Some(&mut file_offset), count)
                         .map_err(io::Error::from)
                 });
                 match attempt {
+                    // The WouldBlock cleared the socket's readiness, so this does not spin.
                     Err(error) if error.kind() == ErrorKind::WouldBlock => {
-                        let deadlines = &shared.deadlines;
-                        if !armed {
-                            armed = true;
-                            let deadline = deadlines.after(shared.limits.send_timeout);
-                            deadlines.arm(slot, Wait::Write, deadline, cx.waker());
-                        } else if deadlines.expired(slot) {
-                            return Poll::Ready(Err(ErrorKind::TimedOut.into()));
+                        match socket.poll_write_ready(cx) {
+                            Poll::Ready(Ok(())) => {}
+                            Poll::Ready(Err(error)) => break Poll::Ready(Err(error)),
+                            Poll::Pending => break Poll::Pending,
                         }
-                        // The WouldBlock cleared the socket's readiness, so this does not spin.
-                        ready!(socket.poll_write_ready(cx))?;
                     }
-                    result => return Poll::Ready(result),
+                    result => break Poll::Ready(result),
                 }
-            }
+            };
+            under_send_deadline(shared, slot, cx, &mut armed, polled)
         })
         .await?;
         if sent == 0 {
@@ -381,13 +382,10 @@ pub(crate) async fn linger<S: Stream>(stream: &mut S, deadlines: &Deadlines, slo
         if let Poll::Ready(result) = Pin::new(&mut *stream).poll_shutdown(cx) {
             return Poll::Ready(result);
         }
-        if !armed {
-            armed = true;
-            deadlines.arm(slot, Wait::Write, deadline, cx.waker());
-        } else if deadlines.expired(slot) {
-            return Poll::Ready(Err(ErrorKind::TimedOut.into()));
+        match deadlines.hold(&mut armed, slot, Wait::Write, || deadline, cx.waker()) {
+            Hold::Waiting => Poll::Pending,
+            Hold::Expired | Hold::Refused => Poll::Ready(Err(ErrorKind::TimedOut.into())),
         }
-        Poll::Pending
     });
     if shut.await.is_err() {
         return;
