@@ -5,6 +5,8 @@
 //! A master process binds every listen address, forks worker processes and supervises them;
 //! each worker serves HTTP/1.1 on its own single-threaded event loop.
 //!
+//! - [`access_log`]: the access log: lines rendered per response, buffered per worker, written
+//!   to a file, stdout or syslog.
 //! - [`cache`]: the response cache between `conn` and `fs`: small answers with their
 //!   HTTP/1.1 head already encoded.
 //! - [`clock`]: coarse clocks for the per-request path.
@@ -19,6 +21,7 @@
 //! - [`limits`]: every limit, with the reason for its default.
 //! - [`log`]: log lines to stderr or a file, from every process.
 
+pub(crate) mod access_log;
 pub mod cache;
 pub(crate) mod clock;
 pub mod config;
