@@ -82,12 +82,13 @@ fn encode_heads(c: &mut Criterion) {
 fn serve_cached(c: &mut Criterion) {
     let config =
         forkhttpd::config::Config::from_cli(clap::Parser::parse_from(["forkhttpd"])).unwrap();
-    let site = forkhttpd::fs::Site::open(None, config.site).unwrap();
+    let options = config.sites[0].options.clone();
+    let site = forkhttpd::fs::Site::open(None, options).unwrap();
     let cache = forkhttpd::cache::ResponseCache::new(config.file_cache_bytes);
     let mut slots = header_slots();
     let (request, _) = parse(MINIMAL_HEAD, &mut slots, &LIMITS).unwrap().unwrap();
     c.bench_function("serve from the response cache", |b| {
-        b.iter(|| black_box(cache.serve(&site, black_box(&request))))
+        b.iter(|| black_box(cache.serve(0, &site, black_box(&request))))
     });
 }
 

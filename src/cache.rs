@@ -7,8 +7,8 @@
 //! the encoded head, the status and the body cannot disagree. (HTTP/2 will need a variant of its
 //! own: HPACK rules out a pre-encoded head.)
 //!
-//! - Key: the request target as sent, plus the client's ranking of content codings (two
-//!   clients that rank them alike get the same representation). Requests with conditional or
+//! - Key: the site, the request target as sent, and the client's ranking of content codings
+//!   (two clients that rank them alike get the same representation). Requests with conditional or
 //!   Range fields always take the full pipeline.
 //! - Freshness: an entry is trusted for [`REVALIDATE_AFTER`]; after that the next request runs
 //!   the full pipeline again (one open and fstat) and the entry is kept if the file version is
@@ -125,10 +125,13 @@ impl Entry {
     }
 }
 
-type Key = (Box<[u8]>, u16);
+/// Which site, and which content-coding ranking (see `encoding::Accepted::variant`).
+type Variant = (u32, u16);
 
-/// The entries for one target, one per content-coding ranking (see `encoding::Accepted::variant`).
-type Variants = Vec<(u16, Rc<Entry>)>;
+type Key = (Box<[u8]>, Variant);
+
+/// The entries for one target, one per site and ranking.
+type Variants = Vec<(Variant, Rc<Entry>)>;
 
 #[derive(Debug, Default)]
 struct Entries {
@@ -163,13 +166,14 @@ impl ResponseCache {
 
     /// The answer to `request`: from the cache when it holds a fresh one, else from `site`'s
     /// pipeline, kept for next time when it can be.
-    pub fn serve(&self, site: &Site, request: &Request<'_, '_>) -> Outgoing {
+    /// `site_index` tells the worker's sites apart.
+    pub fn serve(&self, site_index: usize, site: &Site, request: &Request<'_, '_>) -> Outgoing {
         let accepted = encoding::parse_lines(request.header_lines("accept-encoding"));
         if !self.eligible(request) {
             return Outgoing::Built(site.serve(request, &accepted).response);
         }
         let target = request.target.as_bytes();
-        let variant = accepted.variant();
+        let variant = (site_index as u32, accepted.variant());
         match self.lookup(target, variant) {
             Lookup::Fresh(entry) => Outgoing::Cached(entry),
             Lookup::Stale(entry) => {
@@ -198,7 +202,7 @@ impl ResponseCache {
         crate::clock::monotonic_ms()
     }
 
-    fn lookup(&self, target: &[u8], variant: u16) -> Lookup {
+    fn lookup(&self, target: &[u8], variant: Variant) -> Lookup {
         let entry = {
             let entries = self.entries_mut();
             let Some(variants) = entries.map.get(target) else {
@@ -220,7 +224,13 @@ impl ResponseCache {
 
     /// Takes the pipeline's fresh reply for a stale entry: if it is the same representation,
     /// the entry is trusted for another period and served; if not, it is replaced (or dropped).
-    fn revalidate(&self, target: &[u8], variant: u16, entry: &Rc<Entry>, fresh: Reply) -> Outgoing {
+    fn revalidate(
+        &self,
+        target: &[u8],
+        variant: Variant,
+        entry: &Rc<Entry>,
+        fresh: Reply,
+    ) -> Outgoing {
         if entry.matches(&fresh) {
             entry.checked_ms.set(self.now_ms());
             return Outgoing::Cached(entry.clone());
@@ -229,7 +239,7 @@ impl ResponseCache {
     }
 
     /// Keeps `reply` if it can be cached, and returns what to send.
-    fn store(&self, target: &[u8], variant: u16, reply: Reply) -> Outgoing {
+    fn store(&self, target: &[u8], variant: Variant, reply: Reply) -> Outgoing {
         let Some(entry) = self.entry_for(&reply) else {
             self.remove(target, variant);
             return Outgoing::Built(reply.response);
@@ -279,7 +289,7 @@ impl ResponseCache {
         self.entries.borrow_mut()
     }
 
-    fn insert(&self, target: &[u8], variant: u16, entry: Rc<Entry>) {
+    fn insert(&self, target: &[u8], variant: Variant, entry: Rc<Entry>) {
         let cost = entry.cost() + target.len();
         if cost > self.max_bytes {
             return;
@@ -316,12 +326,12 @@ impl ResponseCache {
         }
     }
 
-    fn remove(&self, target: &[u8], variant: u16) {
+    fn remove(&self, target: &[u8], variant: Variant) {
         remove_locked(&mut self.entries_mut(), target, variant);
     }
 }
 
-fn remove_locked(entries: &mut Entries, target: &[u8], variant: u16) {
+fn remove_locked(entries: &mut Entries, target: &[u8], variant: Variant) {
     let Some(variants) = entries.map.get_mut(target) else {
         return;
     };

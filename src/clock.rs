@@ -13,6 +13,14 @@ pub(crate) fn monotonic_ms() -> u64 {
     millis(ClockId::CLOCK_MONOTONIC_COARSE)
 }
 
+/// Microseconds on the precise monotonic clock: for durations worth logging, read only when
+/// an access log asks for them.
+pub(crate) fn monotonic_us() -> u64 {
+    clock_gettime(ClockId::CLOCK_MONOTONIC).map_or(0, |now| {
+        now.tv_sec().max(0) as u64 * 1_000_000 + now.tv_nsec().max(0) as u64 / 1000
+    })
+}
+
 /// Whole seconds since the Unix epoch, from the coarse wall clock.
 pub(crate) fn unix_seconds() -> u64 {
     clock_gettime(ClockId::CLOCK_REALTIME_COARSE).map_or(0, |now| now.tv_sec().max(0) as u64)

@@ -22,6 +22,7 @@
 //! - [`log`]: log lines to stderr or a file, from every process.
 
 pub(crate) mod access_log;
+pub(crate) mod auth;
 pub mod cache;
 pub(crate) mod clock;
 pub mod config;
@@ -33,4 +34,5 @@ pub mod limits;
 pub mod log;
 pub mod master;
 pub mod process;
+pub(crate) mod vhost;
 pub(crate) mod worker;

@@ -1,4 +1,4 @@
-//! The `forkhttpd` binary: parse the command line, set up logging, hand over to the master.
+//! The `forkhttpd` binary: read the configuration, set up logging, hand over to the master.
 
 use std::process::ExitCode;
 
@@ -6,10 +6,20 @@ use clap::Parser;
 use forkhttpd::config::{Cli, Config};
 
 fn main() -> ExitCode {
-    let config = match Config::from_cli(Cli::parse()) {
+    let cli = Cli::parse();
+    let test_only = cli.test;
+    let source = cli.config.clone();
+    let config = match Config::load(cli) {
         Ok(config) => config,
         Err(e) => return fail(&e),
     };
+    if test_only {
+        match source {
+            Some(path) => eprintln!("forkhttpd: {} is valid", path.display()),
+            None => eprintln!("forkhttpd: the options are valid"),
+        }
+        return ExitCode::SUCCESS;
+    }
     if let Err(e) = forkhttpd::log::init(config.log_level, config.log_file.as_deref()) {
         let path = config
             .log_file
@@ -25,8 +35,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// Start-up errors are one line on stderr and exit code 1.
+/// Start-up errors are one line each on stderr (a configuration file may have several
+/// problems, each placed `FILE:line:column`) and exit code 1.
 fn fail(error: &anyhow::Error) -> ExitCode {
-    eprintln!("forkhttpd: error: {error:#}");
+    for line in format!("{error:#}").lines() {
+        eprintln!("forkhttpd: error: {line}");
+    }
     ExitCode::FAILURE
 }

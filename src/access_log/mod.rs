@@ -9,9 +9,6 @@
 //!
 //! `format.rs` renders and escapes (no I/O); `sink.rs` buffers whole lines and writes them.
 
-// Wired in by the connection in the next commit.
-#![cfg_attr(not(test), allow(dead_code))]
-
 mod format;
 mod sink;
 

@@ -149,8 +149,13 @@ impl<'a, S: Stream> Writer<'a, S> {
     }
 
     /// Writes `output` and then `body` with as few system calls as the stream allows (writev),
-    /// without copying `body`; clears `output`.
-    async fn write_all_vectored(&mut self, output: &mut Vec<u8>, body: &[u8]) -> io::Result<()> {
+    /// without copying `body`; clears `output`. Counts the body bytes written in `sent`.
+    async fn write_all_vectored(
+        &mut self,
+        output: &mut Vec<u8>,
+        body: &[u8],
+        sent: &mut u64,
+    ) -> io::Result<()> {
         let (mut head_sent, mut body_sent, mut armed) = (0, 0, false);
         while head_sent < output.len() || body_sent < body.len() {
             let slices = [
@@ -168,6 +173,7 @@ impl<'a, S: Stream> Writer<'a, S> {
             let from_head = written.min(output.len() - head_sent);
             head_sent += from_head;
             body_sent += written - from_head;
+            *sent += (written - from_head) as u64;
         }
         std::future::poll_fn(|cx| {
             let flushed = self.stream.poll_flush_all(cx);
@@ -180,38 +186,59 @@ impl<'a, S: Stream> Writer<'a, S> {
 }
 
 /// Puts a response body on its way: appended to `output` if small, else sent from where it is
-/// after `output` is flushed.
+/// after `output` is flushed. `sent` counts the body bytes written or queued, so that a send
+/// that fails half-way can be logged with what did go out.
 pub(crate) async fn append_body<S: Stream>(
     writer: &mut Writer<'_, S>,
     output: &mut Vec<u8>,
     body: Body,
+    sent: &mut u64,
 ) -> io::Result<()> {
     match body {
         Body::File { file, offset, len } if len > INLINE_BODY_MAX => {
-            append_file_range(writer, output, &file, offset, len).await?;
+            append_file_range(writer, output, &file, offset, len, sent).await?;
         }
         Body::Shared { bytes, offset, len } if len as u64 > INLINE_BODY_MAX => {
             // Boxed, here and below: rare, large states would otherwise size every connection's
             // future, idle ones included.
-            Box::pin(writer.write_all_vectored(output, &bytes[offset..offset + len])).await?;
+            let body = &bytes[offset..offset + len];
+            Box::pin(writer.write_all_vectored(output, body, sent)).await?;
         }
         Body::Multipart { source, segments } => {
+            // Body bytes in `output`, counted once written.
+            let mut queued = 0;
             for segment in segments {
                 match (segment, &source) {
-                    (Segment::Literal(bytes), _) => output.extend_from_slice(&bytes),
+                    (Segment::Literal(bytes), _) => {
+                        output.extend_from_slice(&bytes);
+                        queued += bytes.len() as u64;
+                    }
                     (Segment::Range { offset, len }, Source::File(file)) => {
-                        append_file_range(writer, output, file, offset, len).await?;
+                        if len > INLINE_BODY_MAX {
+                            // Flushes `output` first, then counts what it sends itself.
+                            append_file_range(writer, output, file, offset, len, sent).await?;
+                            *sent += std::mem::take(&mut queued);
+                        } else {
+                            append_file_range(writer, output, file, offset, len, sent).await?;
+                            queued += len;
+                        }
                     }
                     (Segment::Range { offset, len }, Source::Shared(bytes)) => {
                         output.extend_from_slice(&bytes[offset as usize..(offset + len) as usize]);
+                        queued += len;
                     }
                 }
                 if output.len() >= OUTPUT_FLUSH_BYTES {
                     writer.reborrow().write_all(output).await?;
+                    *sent += std::mem::take(&mut queued);
                 }
             }
+            *sent += queued;
         }
-        body => append_inline(output, body)?,
+        body => {
+            *sent += body.len();
+            append_inline(output, body)?;
+        }
     }
     Ok(())
 }
@@ -278,13 +305,14 @@ fn under_send_deadline<T>(
 }
 
 /// Copies a small file range into `output`, or flushes `output` and sends a large one from the
-/// file.
+/// file, counting what went out in `sent`.
 async fn append_file_range<S: Stream>(
     writer: &mut Writer<'_, S>,
     output: &mut Vec<u8>,
     file: &File,
     offset: u64,
     len: u64,
+    sent: &mut u64,
 ) -> io::Result<()> {
     if len <= INLINE_BODY_MAX {
         return read_file_range(output, file, offset, len);
@@ -292,17 +320,10 @@ async fn append_file_range<S: Stream>(
     writer.reborrow().write_all(output).await?;
     match writer.stream.raw_socket() {
         Some(socket) => {
-            Box::pin(send_file(
-                socket,
-                writer.shared,
-                writer.slot,
-                file,
-                offset,
-                len,
-            ))
-            .await
+            let (shared, slot) = (writer.shared, writer.slot);
+            Box::pin(send_file(socket, shared, slot, file, offset, len, sent)).await
         }
-        None => Box::pin(copy_file(writer, output, file, offset, len)).await,
+        None => Box::pin(copy_file(writer, output, file, offset, len, sent)).await,
     }
 }
 
@@ -314,6 +335,7 @@ async fn send_file(
     file: &File,
     offset: u64,
     len: u64,
+    total: &mut u64,
 ) -> io::Result<()> {
     let end = offset + len;
     let mut position = offset;
@@ -347,6 +369,7 @@ async fn send_file(
             return Err(ErrorKind::UnexpectedEof.into());
         }
         position += sent as u64;
+        *total += sent as u64;
     }
     Ok(())
 }
@@ -359,6 +382,7 @@ async fn copy_file<S: Stream>(
     file: &File,
     offset: u64,
     len: u64,
+    sent: &mut u64,
 ) -> io::Result<()> {
     let end = offset + len;
     let mut position = offset;
@@ -367,6 +391,7 @@ async fn copy_file<S: Stream>(
         read_file_range(output, file, position, count)?;
         writer.reborrow().write_all(output).await?;
         position += count;
+        *sent += count;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ mod deadlines;
 mod io;
 mod stream;
 
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -24,13 +25,15 @@ use tracing::{Level, debug, event};
 
 use self::deadlines::{Deadlines, Wait};
 
+use crate::access_log::{AccessLogs, Pending, RequestFields, SinkId};
 use crate::cache::{Outgoing, ResponseCache};
 use crate::error::{self, Rejection};
-use crate::fs::Site;
 use crate::http::body::BodyDecoder;
 use crate::http::encode::Persistence;
+use crate::http::parse::Request;
 use crate::http::parse::{Framing, HeadLimits, header_slots};
 use crate::http::{Method, Response, Status, Version};
+use crate::vhost::{Route, VirtualHost};
 
 /// Per-connection limits, from the configuration.
 #[derive(Clone, Copy, Debug)]
@@ -47,10 +50,12 @@ pub struct ConnLimits {
 }
 
 /// What every connection of a worker shares.
-#[derive(Debug)]
 pub(crate) struct Shared {
-    pub site: Site,
-    /// Small answers with their heads encoded, in front of `site`.
+    /// The worker's sites; a connection's `Route` picks one per request.
+    pub hosts: Vec<VirtualHost>,
+    /// The access logs the sites write to.
+    pub logs: AccessLogs,
+    /// Small answers with their heads encoded, in front of the sites.
     pub cache: ResponseCache,
     pub limits: ConnLimits,
     /// Every connection's deadline; also ends idle connections when the worker drains.
@@ -58,9 +63,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(site: Site, cache: ResponseCache, limits: ConnLimits) -> Shared {
+    pub(crate) fn new(
+        hosts: Vec<VirtualHost>,
+        logs: AccessLogs,
+        cache: ResponseCache,
+        limits: ConnLimits,
+    ) -> Shared {
         Shared {
-            site,
+            hosts,
+            logs,
             cache,
             limits,
             deadlines: Deadlines::new(
@@ -74,14 +85,28 @@ impl Shared {
 }
 
 /// Why a connection ends early.
-#[derive(Debug)]
 enum Failure {
     /// The client must be told why (a status from `error::rejection`), then the connection
     /// closed. Boxed: the reason's text would otherwise widen every connection's future, for a
     /// path taken once per connection at most.
-    Reply(Box<Rejection>),
+    Reply(Box<Refusal>),
     /// The client went away, or a socket error: nothing more can be sent.
     Gone(std::io::Error),
+}
+
+/// A rejected request, and its access log line if it was begun (a body that fails to frame).
+struct Refusal {
+    rejection: Rejection,
+    log: Option<Logged>,
+}
+
+impl Failure {
+    fn reply(rejection: Rejection) -> Failure {
+        Failure::Reply(Box::new(Refusal {
+            rejection,
+            log: None,
+        }))
+    }
 }
 
 impl From<std::io::Error> for Failure {
@@ -144,16 +169,25 @@ struct Exchange {
     close: bool,
     /// When its head was complete, on `clock::monotonic_ms`.
     started_ms: u64,
+    /// Its access log line, begun while the request's bytes are at hand, if its site logs.
+    log: Option<Logged>,
+}
+
+/// An access log line waiting for the end of its response.
+struct Logged {
+    line: Pending,
+    /// When the request's head was complete, on `clock::monotonic_us`.
+    started_us: u64,
 }
 
 /// What the "finished" point knows of one response.
-#[derive(Clone, Copy)]
 struct Sent {
     status: Status,
-    /// Head and body.
-    bytes: u64,
+    /// Body bytes sent (all of them once queued; as many as went out if a send failed).
+    body_bytes: u64,
     /// When the request's head was complete, on `clock::monotonic_ms`.
     started_ms: u64,
+    log: Option<Logged>,
 }
 
 impl Exchange {
@@ -171,13 +205,16 @@ impl Exchange {
 /// once in the connection, and every idle connection would pay for both.
 pub(crate) fn serve<S: Stream + 'static>(
     stream: S,
+    peer: SocketAddr,
     shared: Rc<Shared>,
+    route: Rc<Route>,
     permit: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> {
     let slot = shared.deadlines.register();
     let mut conn = Connection {
         stream,
         shared,
+        origin: Box::new(Origin { peer, route }),
         input: Vec::new(),
         output: Vec::new(),
         served: 0,
@@ -186,7 +223,7 @@ pub(crate) fn serve<S: Stream + 'static>(
     async move {
         let end = match conn.run().await {
             Ok(end) => end,
-            Err(Failure::Reply(rejection)) => match Box::pin(conn.reject(rejection)).await {
+            Err(Failure::Reply(refusal)) => match Box::pin(conn.reject(refusal)).await {
                 Ok(()) => End::Linger,
                 Err(_) => End::Quiet,
             },
@@ -206,6 +243,9 @@ pub(crate) fn serve<S: Stream + 'static>(
 struct Connection<S> {
     stream: S,
     shared: Rc<Shared>,
+    /// Where the connection came from and arrived. Boxed: read once per request, and every
+    /// idle connection would otherwise carry a socket address in its future.
+    origin: Box<Origin>,
     /// Bytes received and not yet consumed; bounded by the head limit plus one read.
     input: Vec<u8>,
     /// Responses queued and not yet written; flushed before any wait on the client.
@@ -214,6 +254,12 @@ struct Connection<S> {
     served: u32,
     /// This connection's key in the worker's deadline register.
     slot: u32,
+}
+
+struct Origin {
+    peer: SocketAddr,
+    /// The sites on the socket the connection arrived on.
+    route: Rc<Route>,
 }
 
 impl<S> Drop for Connection<S> {
@@ -272,7 +318,7 @@ impl<S: Stream> Connection<S> {
                 Arrival::Data => {}
                 Arrival::Eof | Arrival::Drain => return Ok(End::Quiet),
                 Arrival::Timeout if self.input.is_empty() => return Ok(End::Quiet),
-                Arrival::Timeout => return Err(Failure::Reply(Box::new(Rejection::Timeout))),
+                Arrival::Timeout => return Err(Failure::reply(Rejection::Timeout)),
             }
         }
     }
@@ -296,7 +342,15 @@ impl<S: Stream> Connection<S> {
             return Ok(Step::Answered(self.answer(exchange)?));
         }
         Ok(Step::Answered(Answer::Waits(Box::pin(async move {
-            Box::pin(self.discard_body(exchange.framing)).await?;
+            match Box::pin(self.discard_body(exchange.framing)).await {
+                Ok(()) => {}
+                // The refusal is this request's answer: its log line is the one begun for it.
+                Err(Failure::Reply(mut refusal)) => {
+                    refusal.log = exchange.log.take();
+                    return Err(Failure::Reply(refusal));
+                }
+                Err(gone) => return Err(gone),
+            }
             self.answer(exchange)?.finish().await
         }))))
     }
@@ -307,18 +361,68 @@ impl<S: Stream> Connection<S> {
         let mut slots = header_slots();
         match crate::http::parse::parse(&self.input, &mut slots, &self.shared.limits.head) {
             Ok(None) => Ok(None),
-            Err(parse_error) => Err(Failure::Reply(Box::new(Rejection::Parse(parse_error)))),
-            Ok(Some((request, head_len))) => Ok(Some(Exchange {
-                head_len,
-                framing: request.framing,
-                expect_continue: request.expect_continue,
-                head_only: request.method == Method::Head,
-                keep_alive: request.keep_alive,
-                version: request.version,
-                response: self.shared.cache.serve(&self.shared.site, &request),
-                close: false,
-                started_ms: crate::clock::monotonic_ms(),
-            })),
+            Err(parse_error) => Err(Failure::reply(Rejection::Parse(parse_error))),
+            Ok(Some((request, head_len))) => {
+                let route = &self.origin.route;
+                let site = if route.is_single() {
+                    route.default
+                } else {
+                    route.select(request.authority())
+                };
+                let host = &self.shared.hosts[site];
+                let log = host
+                    .access_log
+                    .map(|sink| self.begin_log(sink, host, Some((&request, head_len))));
+                Ok(Some(Exchange {
+                    head_len,
+                    framing: request.framing,
+                    expect_continue: request.expect_continue,
+                    head_only: request.method == Method::Head,
+                    keep_alive: request.keep_alive,
+                    version: request.version,
+                    response: host.answer(site, &self.shared.cache, &request),
+                    close: false,
+                    started_ms: crate::clock::monotonic_ms(),
+                    log,
+                }))
+            }
+        }
+    }
+
+    /// Renders the request's side of its access log line: `request` with its head's length,
+    /// or `None` for a request that could not be parsed, whose first line is logged as sent.
+    fn begin_log(
+        &self,
+        sink: SinkId,
+        host: &VirtualHost,
+        request: Option<(&Request<'_, '_>, usize)>,
+    ) -> Logged {
+        let head = match request {
+            Some((_, head_len)) => &self.input[..head_len],
+            None => &self.input[..],
+        };
+        let request_line = first_line(head);
+        let user = request
+            .and_then(|(r, _)| r.header("authorization"))
+            .and_then(crate::auth::basic_user);
+        let request = request.map(|(r, _)| r);
+        let fields = RequestFields {
+            peer: self.origin.peer.ip(),
+            user: user.as_deref().map(str::as_bytes),
+            site: &host.name,
+            request_line,
+            method: request.and(request_line.and_then(|l| l.split(|&b| b == b' ').next())),
+            target: request.map(|r| r.target.as_bytes()),
+            protocol: request.map(|r| match r.version {
+                Version::Http10 => "HTTP/1.0",
+                Version::Http11 => "HTTP/1.1",
+            }),
+            referer: request.and_then(|r| r.header("referer")),
+            user_agent: request.and_then(|r| r.header("user-agent")),
+        };
+        Logged {
+            line: self.shared.logs.begin(sink, &fields),
+            started_us: crate::clock::monotonic_us(),
         }
     }
 
@@ -329,28 +433,32 @@ impl<S: Stream> Connection<S> {
         let sends_body = exchange.sends_body();
         let status = exchange.response.status();
         self.ensure_output();
-        let head_start = self.output.len();
         exchange.response.write_head(&mut self.output, persistence);
         let mut sent = Sent {
             status,
-            bytes: (self.output.len() - head_start) as u64,
+            body_bytes: 0,
             started_ms: exchange.started_ms,
+            log: exchange.log,
         };
         if !sends_body {
             self.finished(sent);
             return Ok(Answer::Queued(next));
         }
         let body = exchange.response.into_body();
-        sent.bytes += body.len();
         if io::fits_inline(&body) {
+            sent.body_bytes = body.len();
             io::append_inline(&mut self.output, body)?;
             self.finished(sent);
             return Ok(Answer::Queued(next));
         }
         Ok(Answer::Waits(Box::pin(async move {
             let (mut writer, output) = self.writer();
-            io::append_body(&mut writer, output, body).await?;
+            let mut body_sent = 0;
+            let result = io::append_body(&mut writer, output, body, &mut body_sent).await;
+            // An aborted download is logged too, with the bytes that did go out.
+            sent.body_bytes = body_sent;
             self.finished(sent);
+            result?;
             Ok(next)
         })))
     }
@@ -358,10 +466,17 @@ impl<S: Stream> Connection<S> {
     /// The one point every response passes once it is complete on our side (queued or
     /// written), rejections included: where the access log and the request counters attach.
     fn finished(&self, sent: Sent) {
+        if let Some(log) = sent.log {
+            let duration_us = crate::clock::monotonic_us().saturating_sub(log.started_us);
+            let status = sent.status.code();
+            self.shared
+                .logs
+                .finish(log.line, status, sent.body_bytes, duration_us);
+        }
         debug!(
             peer = %self.peer(),
             status = sent.status.code(),
-            bytes = sent.bytes,
+            bytes = sent.body_bytes,
             ms = crate::clock::monotonic_ms().saturating_sub(sent.started_ms),
             "served"
         );
@@ -398,7 +513,7 @@ impl<S: Stream> Connection<S> {
         loop {
             let progress = decoder
                 .consume(&self.input, max_body)
-                .map_err(|e| Failure::Reply(Box::new(Rejection::Parse(e))))?;
+                .map_err(|e| Failure::reply(Rejection::Parse(e)))?;
             self.input.drain(..progress.consumed);
             if progress.done {
                 return Ok(());
@@ -414,7 +529,7 @@ impl<S: Stream> Connection<S> {
                 Arrival::Eof | Arrival::Drain => {
                     return Err(Failure::Gone(std::io::ErrorKind::UnexpectedEof.into()));
                 }
-                Arrival::Timeout => return Err(Failure::Reply(Box::new(Rejection::Timeout))),
+                Arrival::Timeout => return Err(Failure::reply(Rejection::Timeout)),
             }
         }
     }
@@ -454,8 +569,17 @@ impl<S: Stream> Connection<S> {
 
     /// Answers a rejected request with its status and `Connection: close`, logged at the level
     /// the error table gives.
-    async fn reject(&mut self, rejection: Box<Rejection>) -> Result<(), Failure> {
-        let (status, level) = error::rejection(*rejection);
+    async fn reject(&mut self, refusal: Box<Refusal>) -> Result<(), Failure> {
+        let Refusal { rejection, log } = *refusal;
+        // A request that could not be read is logged by the socket's default site, as nginx
+        // logs it in its default server, with its first line as it came.
+        let log = log.or_else(|| {
+            let route = &self.origin.route;
+            let host = &self.shared.hosts[route.default];
+            let sink = host.access_log?;
+            Some(self.begin_log(sink, host, None))
+        });
+        let (status, level) = error::rejection(rejection);
         if level == Level::DEBUG {
             debug!(peer = %self.peer(), ?rejection, "rejected request");
         } else {
@@ -463,24 +587,21 @@ impl<S: Stream> Connection<S> {
         }
         let response = Response::error(status);
         self.ensure_output();
-        let head_start = self.output.len();
         crate::http::encode::write_head(&mut self.output, &response, Persistence::Close);
         let sent = Sent {
             status,
-            bytes: (self.output.len() - head_start) as u64 + response.body.len(),
+            body_bytes: response.body.len(),
             started_ms: crate::clock::monotonic_ms(),
+            log,
         };
         io::append_inline(&mut self.output, response.body)?;
         self.finished(sent);
         Ok(self.flush().await?)
     }
 
-    /// The client's address, for logs. Asked of the kernel when needed rather than kept: every
-    /// byte of a connection's state is paid for by each of thousands of idle connections.
-    fn peer(&self) -> String {
-        self.stream
-            .peer_addr()
-            .map_or_else(|_| "unknown".into(), |addr| addr.to_string())
+    /// The client's address, for logs.
+    fn peer(&self) -> SocketAddr {
+        self.origin.peer
     }
 
     /// Borrows a write buffer from the pool if the connection has given its own back.
@@ -510,6 +631,15 @@ impl<S: Stream> Connection<S> {
     async fn linger(&mut self) {
         io::linger(&mut self.stream, &self.shared.deadlines, self.slot).await;
     }
+}
+
+/// The request line at the front of a head: up to its CR or LF, after any empty lines a
+/// client may send before it (RFC 9112 §2.2). `None` if there is nothing.
+fn first_line(head: &[u8]) -> Option<&[u8]> {
+    let start = head.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let rest = &head[start..];
+    let end = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+    Some(&rest[..end])
 }
 
 #[cfg(test)]

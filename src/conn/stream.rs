@@ -15,7 +15,6 @@
 //! (callgrind).
 
 use std::io::{self, ErrorKind, IoSlice};
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -33,9 +32,6 @@ pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin {
     fn raw_socket(&self) -> Option<&TcpStream> {
         None
     }
-
-    /// The client's address, for logs.
-    fn peer_addr(&self) -> io::Result<SocketAddr>;
 
     /// Reads into `buf`'s free room; `Ok(0)` is the end of the stream.
     fn poll_read_some<B: BufMut>(
@@ -72,10 +68,6 @@ impl Stream for TcpStream {
 
     fn raw_socket(&self) -> Option<&TcpStream> {
         Some(self)
-    }
-
-    fn peer_addr(&self) -> io::Result<SocketAddr> {
-        TcpStream::peer_addr(self)
     }
 
     fn poll_read_some<B: BufMut>(
@@ -141,8 +133,4 @@ impl Stream for TcpStream {
 
 /// The connection's tests run it over an in-memory pipe: no readiness, no sendfile.
 #[cfg(test)]
-impl Stream for tokio::io::DuplexStream {
-    fn peer_addr(&self) -> io::Result<SocketAddr> {
-        Err(io::ErrorKind::NotConnected.into())
-    }
-}
+impl Stream for tokio::io::DuplexStream {}

@@ -13,9 +13,11 @@ use tokio::sync::Semaphore;
 
 use super::stream::Stream;
 use super::{Shared, serve};
+use crate::access_log::AccessLogs;
 use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::fs::Site;
+use crate::vhost::{Route, VirtualHost};
 use crate::worker::timer::Timer;
 
 fn config() -> Config {
@@ -27,6 +29,28 @@ fn runtime() -> tokio::runtime::LocalRuntime {
         .enable_io()
         .build_local(tokio::runtime::LocalOptions::default())
         .unwrap()
+}
+
+const PEER: std::net::SocketAddr =
+    std::net::SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 40000);
+
+/// What a worker of the default configuration shares, serving `root` (or the built-in site).
+fn shared(root: Option<&std::path::Path>) -> Rc<Shared> {
+    let config = config();
+    let site = &config.sites[0];
+    let host = VirtualHost {
+        name: site.name.clone(),
+        files: Site::open(root, site.options.clone()).unwrap(),
+        auth: None,
+        access_log: None,
+    };
+    let logs = AccessLogs::open(&[]).unwrap();
+    let cache = ResponseCache::new(config.file_cache_bytes);
+    Rc::new(Shared::new(vec![host], logs, cache, config.conn))
+}
+
+fn route() -> Rc<Route> {
+    Rc::new(Route::default())
 }
 
 /// Serves one connection whose client sends `chunks` one after another, then closes its side;
@@ -47,10 +71,7 @@ fn converse_over<S: Stream + 'static>(
     chunks: &[&[u8]],
 ) -> Vec<u8> {
     runtime().block_on(async {
-        let config = config();
-        let site = Site::open(root, config.site.clone()).unwrap();
-        let cache = ResponseCache::new(config.file_cache_bytes);
-        let shared = Rc::new(Shared::new(site, cache, config.conn));
+        let shared = shared(root);
         let permit = Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap();
         let (client, server) = tokio::io::duplex(1 << 20);
         let client = async move {
@@ -65,7 +86,7 @@ fn converse_over<S: Stream + 'static>(
             from_server.read_to_end(&mut received).await.unwrap();
             received
         };
-        tokio::join!(serve(wrap(server), shared, permit), client).1
+        tokio::join!(serve(wrap(server), PEER, shared, route(), permit), client).1
     })
 }
 
@@ -188,11 +209,7 @@ fn large_files_go_through_a_buffer_when_the_stream_has_no_socket() {
 }
 
 /// A stream that holds back what it was given until flushed, as a TLS stream holds records.
-impl Stream for tokio::io::BufWriter<DuplexStream> {
-    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        Err(std::io::ErrorKind::NotConnected.into())
-    }
-}
+impl Stream for tokio::io::BufWriter<DuplexStream> {}
 
 #[test]
 fn responses_are_flushed_out_of_a_stream_that_buffers() {
@@ -233,21 +250,14 @@ impl tokio::io::AsyncWrite for StallShutdown {
     }
 }
 
-impl Stream for StallShutdown {
-    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
-        Err(std::io::ErrorKind::NotConnected.into())
-    }
-}
+impl Stream for StallShutdown {}
 
 /// After an error response the connection lingers, and every wait of the linger, the close
 /// included, ends at its deadline: a client that neither reads nor closes cannot hold it.
 #[test]
 fn a_lingering_close_ends_even_when_the_stream_cannot_close() {
     runtime().block_on(async {
-        let config = config();
-        let site = Site::open(None, config.site.clone()).unwrap();
-        let cache = ResponseCache::new(config.file_cache_bytes);
-        let shared = Rc::new(Shared::new(site, cache, config.conn));
+        let shared = shared(None);
         // The worker's deadline sweep, on a timerfd as in the worker.
         let sweeper = {
             let shared = shared.clone();
@@ -264,7 +274,7 @@ fn a_lingering_close_ends_even_when_the_stream_cannot_close() {
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
         let guard = Timer::new().unwrap();
         let ended = tokio::select! {
-            () = serve(StallShutdown(server), shared, permit) => true,
+            () = serve(StallShutdown(server), PEER, shared, route(), permit) => true,
             _ = guard.sleep(Duration::from_secs(20)) => false,
         };
         sweeper.abort();
@@ -279,11 +289,9 @@ fn connection_future_stays_small() {
         let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
-        let config = config();
-        let site = Site::open(None, config.site).unwrap();
-        let shared = Rc::new(Shared::new(site, ResponseCache::new(0), config.conn));
+        let shared = shared(None);
         let permit = Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap();
-        let future = serve(stream, shared, permit);
+        let future = serve(stream, PEER, shared, route(), permit);
         // Every idle connection pays for this whole future (tokio rounds the task to 128
         // bytes): keep the rare, large states boxed. 248 bytes today.
         let size = std::mem::size_of_val(&future);

@@ -7,7 +7,8 @@
 //!
 //! 1. method: GET and HEAD go on; OPTIONS is answered; others get 405 or 501.
 //! 2. target: origin-form or absolute-form, split from its query (`path::split_target`).
-//! 3. path: percent-decoded once, dot segments removed, never above the root (`path::resolve`).
+//! 3. path: percent-decoded once, dot segments removed, never above the root (`path::resolve`);
+//!    then the site's redirects (`rules.rs`).
 //! 4. hidden: dotfiles and dot-directories are 404 unless `--hidden`.
 //! 5. open: one confined open and fstat (`open.rs`); errno to status (`error::file_error`).
 //! 6. directory: 301 to its own URL (slash form, no dot segments), else its `index.html`, else
@@ -19,6 +20,11 @@
 //!    (`conditional.rs`).
 //! 9. range: the whole, one range, several (multipart), or 416 (`range.rs` parses).
 //! 10. body: the response that carries it (`body.rs`).
+//! 11. site rules: the configured error page for an error status, and the first header rule
+//!     whose glob matches the path (`rules.rs`).
+//!
+//! A missing path may instead get the site's SPA fallback file (step 5), and a directory tries
+//! each of the site's index names in order (step 6).
 
 mod body;
 mod builtin;
@@ -32,6 +38,7 @@ pub(crate) mod open;
 pub mod path;
 pub mod range;
 mod representation;
+pub mod rules;
 
 use std::borrow::Cow;
 use std::path::Path;
@@ -50,9 +57,10 @@ use path::Resolved;
 /// What the methods a static server allows are, for `Allow`.
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
 
-/// The file served for a directory's URL.
+/// The file served for a directory's URL, unless the site names others.
 pub const INDEX_FILE: &str = "index.html";
-const NOT_FOUND_FILE: &[u8] = b"404.html";
+/// The site's own 404 page, unless the site names another.
+const NOT_FOUND_FILE: &str = "404.html";
 
 /// What a worker serves, and how.
 #[derive(Debug)]
@@ -91,7 +99,7 @@ enum Root {
     Dir(RootDir),
 }
 
-/// Per-site switches from the command line.
+/// Per-site switches from the command line or the configuration file.
 #[derive(Clone, Debug)]
 pub struct SiteOptions {
     /// Serve an HTML listing for directories without an index file.
@@ -104,6 +112,33 @@ pub struct SiteOptions {
     pub compress_cache_bytes: usize,
     /// `Cache-Control` value for files.
     pub cache_control: Option<String>,
+    /// File names tried, in order, for a directory's URL.
+    pub index: Vec<String>,
+    /// A file (relative to the root) served with 200 for a GET or HEAD of a missing path whose
+    /// last segment has no extension: the routes of a single-page application.
+    pub spa_fallback: Option<String>,
+    /// Pages (relative to the root) served for error statuses.
+    pub error_pages: Vec<(Status, String)>,
+    pub rules: rules::Rules,
+}
+
+impl Default for SiteOptions {
+    fn default() -> SiteOptions {
+        SiteOptions {
+            listing: false,
+            hidden: false,
+            compress: false,
+            compress_cache_bytes: limits::COMPRESS_CACHE_BYTES,
+            cache_control: None,
+            index: vec![INDEX_FILE.to_string()],
+            spa_fallback: None,
+            error_pages: Vec::new(),
+            rules: rules::Rules {
+                index_name: INDEX_FILE.to_string(),
+                ..rules::Rules::default()
+            },
+        }
+    }
 }
 
 impl Site {
@@ -148,27 +183,55 @@ impl Site {
             Ok(resolved) => resolved,
             Err(status) => return Response::error(status).into(),
         };
+        if let Some(redirect) = self.options.rules.redirect(&resolved, target.query) {
+            return redirect.into();
+        }
+        let mut reply = self.serve_path(request, accepted, &resolved, target.query);
+        // 11. site rules
+        if reply.response.status.code() >= 400
+            && reply.response.status != Status::NOT_FOUND
+            && let Some(page) = self.error_page(reply.response.status)
+        {
+            reply = page;
+        }
+        self.options
+            .rules
+            .apply_headers(&resolved, &mut reply.response);
+        reply
+    }
+
+    /// Steps 4 to 10.
+    fn serve_path(
+        &self,
+        request: &Request<'_, '_>,
+        accepted: &Accepted,
+        resolved: &Resolved,
+        query: Option<&str>,
+    ) -> Reply {
         // 4. hidden
         if resolved.is_hidden() && !self.options.hidden {
             return self.not_found();
         }
         let root = match &self.root {
-            Root::Builtin => return builtin::serve(&resolved).into(),
+            Root::Builtin => return builtin::serve(resolved).into(),
             Root::Dir(root) => root,
         };
         // 5. open
         let opened = match root.open_beneath(&resolved.relative()) {
             Ok(opened) => opened,
-            Err(e) => return self.file_error(&e, &resolved),
+            Err(e) if is_missing(&e) && self.spa_route(request, resolved) => {
+                return self.spa_fallback(root, request, accepted, resolved);
+            }
+            Err(e) => return self.file_error(&e, resolved),
         };
         // 6. directory
         if opened.meta.is_dir() {
             // A directory's page (its index or listing) is served only at its own URL, so its
             // relative links resolve beneath it: `/a/b/..` is sent to `/a/`.
             if !resolved.trailing_slash || resolved.dot_segments {
-                return redirect_to_directory(&resolved, target.query).into();
+                return redirect_to_directory(resolved, query).into();
             }
-            return self.serve_directory(root, request, accepted, opened, &resolved, target.query);
+            return self.serve_directory(root, request, accepted, opened, resolved, query);
         }
         if !opened.meta.is_file() || resolved.trailing_slash {
             return self.not_found();
@@ -226,23 +289,25 @@ impl Site {
         resolved: &Resolved,
         query: Option<&str>,
     ) -> Reply {
-        let index = resolved.child(INDEX_FILE.as_bytes());
-        match root.open_beneath(&index) {
-            Ok(opened) if opened.meta.is_file() => {
-                return self.serve_file(
-                    root,
-                    request,
-                    accepted,
-                    opened,
-                    &index,
-                    INDEX_FILE.as_bytes(),
-                );
+        for name in &self.options.index {
+            let index = resolved.child(name.as_bytes());
+            match root.open_beneath(&index) {
+                Ok(opened) if opened.meta.is_file() => {
+                    return self.serve_file(
+                        root,
+                        request,
+                        accepted,
+                        opened,
+                        &index,
+                        name.as_bytes(),
+                    );
+                }
+                Ok(_) => return self.not_found(),
+                Err(e) if e.raw_os_error() != Some(libc::ENOENT) => {
+                    return self.file_error(&e, resolved);
+                }
+                Err(_) => {}
             }
-            Ok(_) => return self.not_found(),
-            Err(e) if e.raw_os_error() != Some(libc::ENOENT) => {
-                return self.file_error(&e, resolved);
-            }
-            Err(_) => {}
         }
         if !self.options.listing {
             return self.not_found();
@@ -302,16 +367,70 @@ impl Site {
         }
     }
 
-    /// 404 with the site's own `404.html` if it has one, else the built-in page.
+    /// 404 with the site's 404 page (its `404.html` unless configured) if it has one, else
+    /// the built-in page.
     pub fn not_found(&self) -> Reply {
-        if let Root::Dir(root) = &self.root
-            && let Ok(opened) = root.open_beneath(NOT_FOUND_FILE)
-            && opened.meta.is_file()
-        {
-            return file_response(Status::NOT_FOUND, opened, NOT_FOUND_FILE);
-        }
-        builtin::not_found().into()
+        self.error_page(Status::NOT_FOUND)
+            .unwrap_or_else(|| builtin::not_found().into())
     }
+
+    /// The site's page for an error status, if it has one and it can be opened. Its fields
+    /// are the page's, not the error's: an error page stands in for the whole answer (as
+    /// nginx's `error_page`), and `Allow` or `Content-Range` would describe another resource.
+    fn error_page(&self, status: Status) -> Option<Reply> {
+        let Root::Dir(root) = &self.root else {
+            return None;
+        };
+        let configured = self.options.error_pages.iter().find(|(s, _)| *s == status);
+        let path = match configured {
+            Some((_, path)) => path.as_str(),
+            None if status == Status::NOT_FOUND => NOT_FOUND_FILE,
+            None => return None,
+        };
+        let opened = root.open_beneath(path.as_bytes()).ok()?;
+        if !opened.meta.is_file() {
+            return None;
+        }
+        let name = path.rsplit('/').next().unwrap_or(path);
+        Some(file_response(status, opened, name.as_bytes()))
+    }
+
+    /// Whether a missing path gets the SPA fallback: a GET or HEAD whose last segment has no
+    /// extension (a route such as `/users/42`, not a missing `/app.js`).
+    fn spa_route(&self, request: &Request<'_, '_>, resolved: &Resolved) -> bool {
+        self.options.spa_fallback.is_some()
+            && matches!(request.method, Method::Get | Method::Head)
+            && resolved
+                .segments
+                .last()
+                .is_none_or(|last| !last.contains(&b'.'))
+    }
+
+    fn spa_fallback(
+        &self,
+        root: &RootDir,
+        request: &Request<'_, '_>,
+        accepted: &Accepted,
+        resolved: &Resolved,
+    ) -> Reply {
+        let Some(fallback) = &self.options.spa_fallback else {
+            return self.not_found();
+        };
+        match root.open_beneath(fallback.as_bytes()) {
+            Ok(opened) if opened.meta.is_file() => {
+                let name = fallback.rsplit('/').next().unwrap_or(fallback);
+                let relative = fallback.as_bytes();
+                self.serve_file(root, request, accepted, opened, relative, name.as_bytes())
+            }
+            Ok(_) => self.not_found(),
+            Err(e) => self.file_error(&e, resolved),
+        }
+    }
+}
+
+/// The path does not exist (or a file stands where a directory was expected).
+fn is_missing(error: &std::io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR))
 }
 
 fn redirect_to_directory(resolved: &Resolved, query: Option<&str>) -> Response {

@@ -92,6 +92,17 @@ impl Resolved {
         path
     }
 
+    /// The path as site rules see it: `/`, the decoded segments joined by `/`, and a final
+    /// `/` for a directory's URL.
+    pub fn decoded(&self) -> Vec<u8> {
+        let mut path = vec![b'/'];
+        path.extend_from_slice(&self.relative());
+        if self.trailing_slash && !self.segments.is_empty() {
+            path.push(b'/');
+        }
+        path
+    }
+
     /// A dotfile or dot-directory is somewhere on the path. `.well-known` (RFC 8615) is not
     /// counted: it holds ACME challenges and other files meant to be public.
     pub fn is_hidden(&self) -> bool {

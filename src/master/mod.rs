@@ -15,7 +15,7 @@ mod listen;
 mod respawn;
 mod signals;
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,8 +26,7 @@ use nix::unistd::{Pid, getpid};
 use std::time::Instant;
 use tracing::{error, info, warn};
 
-use crate::config::Config;
-use crate::fs::INDEX_FILE;
+use crate::config::{Config, SiteConfig};
 use crate::fs::open::RootDir;
 use crate::process::{self, Exit, Forked};
 use crate::worker;
@@ -39,19 +38,11 @@ const FORK_RETRY: Duration = Duration::from_secs(1);
 
 /// Binds every address, forks the workers and supervises them until stopped.
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
-    check_root(&config)?;
+    check_roots(&config)?;
     let listeners = listen::bind_all(&config.listen, config.conn.header_timeout)?;
     let signals = Signals::open().context("cannot set up signal handling")?;
     let pid_file = PidFile::create(config.pid_file.clone())?;
-    for listener in &listeners {
-        if let Ok(addr) = listener.local_addr() {
-            info!("listening on http://{addr}/");
-        }
-    }
-    match &config.root {
-        Some(root) => info!("serving {}", root.display()),
-        None => info!("serving the built-in welcome site"),
-    }
+    announce(&config, &listeners);
     let workers = config.workers;
     let noun = if workers == 1 { "worker" } else { "workers" };
     info!("master pid {} started with {workers} {noun}", getpid());
@@ -71,20 +62,68 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-fn check_root(config: &Config) -> anyhow::Result<()> {
-    let Some(root) = &config.root else {
+/// The lines tests and operators read: each socket with the sites on it, and each site's root.
+fn announce(config: &Config, listeners: &[TcpListener]) {
+    for (index, listener) in listeners.iter().enumerate() {
+        let Ok(addr) = listener.local_addr() else {
+            continue;
+        };
+        if config.source.is_none() {
+            info!("listening on http://{addr}/");
+            continue;
+        }
+        let route = &config.routes[index];
+        let mut names: Vec<&str> = config
+            .sites
+            .iter()
+            .enumerate()
+            .filter(|(site, _)| {
+                *site == route.default
+                    || route
+                        .exact
+                        .values()
+                        .chain(route.wildcard.values())
+                        .any(|s| s == site)
+            })
+            .map(|(_, site)| site.name.as_str())
+            .collect();
+        names.dedup();
+        info!("listening on http://{addr}/ for {}", names.join(", "));
+    }
+    for site in &config.sites {
+        let prefix = if config.source.is_some() {
+            format!("site {}: ", site.name)
+        } else {
+            String::new()
+        };
+        match &site.root {
+            Some(root) => info!("{prefix}serving {}", root.display()),
+            None => info!("{prefix}serving the built-in welcome site"),
+        }
+    }
+}
+
+fn check_roots(config: &Config) -> anyhow::Result<()> {
+    config.sites.iter().try_for_each(check_root)
+}
+
+fn check_root(site: &SiteConfig) -> anyhow::Result<()> {
+    let Some(root) = &site.root else {
         return Ok(());
     };
     let dir = RootDir::open(root).with_context(|| format!("cannot serve {}", root.display()))?;
     // A root that answers `/` with 404 is nearly always a mistake (the wrong folder, a build
     // that has not run), and a load balancer's `GET /` health check would mark the server down.
-    let has_index = dir
-        .open_beneath(INDEX_FILE.as_bytes())
-        .is_ok_and(|index| index.meta.is_file());
-    if !has_index && !config.site.listing {
+    let has_index = site.options.index.iter().any(|name| {
+        dir.open_beneath(name.as_bytes())
+            .is_ok_and(|index| index.meta.is_file())
+    });
+    let spa = site.options.spa_fallback.is_some();
+    if !has_index && !site.options.listing && !spa {
         warn!(
-            "{} has no {INDEX_FILE} and --listing is off: / answers 404",
-            dir.path().display()
+            "{} has no {} and listing is off (--listing, or listing = true): / answers 404",
+            dir.path().display(),
+            site.options.index.join(" or ")
         );
     }
     Ok(())
@@ -299,7 +338,26 @@ impl Master {
         if self.stop.is_some() {
             return;
         }
-        if let Err(e) = check_root(&self.config) {
+        if let Some(loaded) = self.config.reload() {
+            match loaded {
+                Ok(config) => {
+                    if let Err(e) = self.adopt(config) {
+                        error!("reload refused, the workers keep running: {e:#}");
+                        return;
+                    }
+                }
+                Err(problems) => {
+                    for problem in &problems.problems {
+                        error!("{problem}");
+                    }
+                    error!(
+                        "reload refused, the workers keep running: the configuration has errors"
+                    );
+                    return;
+                }
+            }
+        }
+        if let Err(e) = check_roots(&self.config) {
             error!("reload refused, the workers keep running: {e:#}");
             return;
         }
@@ -316,6 +374,8 @@ impl Master {
             }
             *slot = Slot::default();
         }
+        // A new worker count takes effect with the new generation.
+        self.slots.resize_with(self.config.workers, Slot::default);
         info!(
             "reloading: starting {} new workers, {} old ones drain",
             self.slots.len(),
@@ -328,6 +388,58 @@ impl Master {
             process::send(retiring.pid, Signal::SIGTERM);
         }
         self.retiring.extend(old);
+    }
+
+    /// Makes a freshly read configuration the current one: binds the addresses it adds (all
+    /// or none), keeps the sockets of the addresses it keeps (so their queues are never
+    /// closed), and sizes the worker slots. On an error nothing has changed.
+    fn adopt(&mut self, config: Config) -> anyhow::Result<()> {
+        check_roots(&config)?;
+        let mut kept: Vec<(SocketAddr, TcpListener)> = self
+            .config
+            .listen
+            .iter()
+            .copied()
+            .zip(std::mem::take(&mut self.listeners))
+            .collect();
+        let mut listeners = Vec::with_capacity(config.listen.len());
+        for &addr in &config.listen {
+            let socket = match kept.iter().position(|(old, _)| *old == addr) {
+                Some(at) => Ok(kept.swap_remove(at).1),
+                None => listen::bind(addr, config.conn.header_timeout)
+                    .with_context(|| format!("cannot listen on {addr}")),
+            };
+            match socket {
+                Ok(socket) => listeners.push((addr, socket)),
+                Err(e) => {
+                    // Put every socket back where it was.
+                    kept.extend(listeners);
+                    self.listeners = self
+                        .config
+                        .listen
+                        .iter()
+                        .filter_map(|addr| {
+                            let at = kept.iter().position(|(old, _)| old == addr)?;
+                            Some(kept.swap_remove(at).1)
+                        })
+                        .collect();
+                    return Err(e);
+                }
+            }
+        }
+        for (addr, _) in &kept {
+            info!("no longer listening on {addr}");
+        }
+        if config.pid_file != self.config.pid_file
+            || config.log_file != self.config.log_file
+            || config.log_level != self.config.log_level
+        {
+            warn!("pid_file, error_log and log_level take effect on restart, not on reload");
+        }
+        self.listeners = listeners.into_iter().map(|(_, socket)| socket).collect();
+        announce(&config, &self.listeners);
+        self.config = config;
+        Ok(())
     }
 
     fn reopen_logs(&mut self) {

@@ -7,7 +7,9 @@
 //! - SIGTERM, SIGINT or SIGQUIT start a drain: the accept loops close their sockets, idle
 //!   connections close, busy ones finish their current response; when the last connection has
 //!   given its permit back, the worker exits 0.
-//! - SIGUSR1 reopens the log file.
+//! - SIGUSR1 reopens the log file and the access logs.
+//! - The access logs are written at least once a second (on a timerfd) and before the worker
+//!   exits.
 //! - One task sweeps the connections' deadlines (`conn::deadlines`) on a timerfd (`timer`); the
 //!   runtime has no timer driver. If the sweeper stops, the worker exits 1 to be replaced.
 
@@ -21,11 +23,13 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, error, info, warn};
 
+use crate::access_log::AccessLogs;
 use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::conn::{self, Shared};
 use crate::fs::Site;
 use crate::process;
+use crate::vhost::{Route, VirtualHost};
 use timer::Timer;
 
 pub(crate) mod timer;
@@ -43,12 +47,33 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// at the limit, each freed descriptor is taken again at once, and that is not news.
 const EXHAUSTION_EPISODE_GAP: Duration = Duration::from_secs(5);
 
+/// How often buffered access log lines are written at the latest.
+const ACCESS_LOG_FLUSH: Duration = Duration::from_secs(1);
+
 /// Runs worker number `id` (1-based) on `listeners` and returns its exit code.
 pub(crate) fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i32 {
-    let site = match Site::open(config.root.as_deref(), config.site.clone()) {
-        Ok(site) => site,
+    let mut hosts = Vec::with_capacity(config.sites.len());
+    for site in &config.sites {
+        match Site::open(site.root.as_deref(), site.options.clone()) {
+            Ok(files) => hosts.push(VirtualHost {
+                name: site.name.clone(),
+                files,
+                auth: site.auth.clone(),
+                access_log: site.access_log,
+            }),
+            Err(e) => {
+                error!(
+                    "worker {id}: cannot open the root of site {}: {e}",
+                    site.name
+                );
+                return EXIT_FATAL;
+            }
+        }
+    }
+    let logs = match AccessLogs::open(&config.access_logs) {
+        Ok(logs) => logs,
         Err(e) => {
-            error!("worker {id}: cannot open the site root: {e}");
+            error!("worker {id}: cannot open an access log: {e}");
             return EXIT_FATAL;
         }
     };
@@ -67,10 +92,16 @@ pub(crate) fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i3
             return EXIT_FATAL;
         }
     };
-    runtime.block_on(serve(id, config, site, listeners))
+    let shared = Shared::new(
+        hosts,
+        logs,
+        ResponseCache::new(config.file_cache_bytes),
+        config.conn,
+    );
+    runtime.block_on(serve(id, config, Rc::new(shared), listeners))
 }
 
-async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListener>) -> i32 {
+async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<StdListener>) -> i32 {
     // Handlers first, then unblock: a stop signal sent while we were starting is still
     // pending and is delivered to the handler, not lost or fatal.
     let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut usr1)) = (
@@ -84,8 +115,6 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
     };
     process::unblock_signals();
 
-    let cache = ResponseCache::new(config.file_cache_bytes);
-    let shared = Rc::new(Shared::new(site, cache, config.conn));
     let (drain_tx, drain_rx) = watch::channel(false);
     let permits = Arc::new(Semaphore::new(config.max_connections));
     // A timer is a descriptor: failing to make one is a shortage, not a bad configuration, so
@@ -98,7 +127,18 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
         }
     };
     let mut sweeper = tokio::task::spawn_local(sweep_deadlines(shared.clone(), sweeper_ticks));
-    for listener in listeners {
+    if !shared.logs.is_empty() {
+        match Timer::new() {
+            Ok(ticks) => {
+                tokio::task::spawn_local(flush_access_logs(shared.clone(), ticks));
+            }
+            Err(e) => {
+                error!("worker {id}: cannot create a timer: {e}");
+                return EXIT_RESPAWN;
+            }
+        }
+    }
+    for (listener, route) in listeners.into_iter().zip(&config.routes) {
         let backoff = match Timer::new() {
             Ok(timer) => timer,
             Err(e) => {
@@ -120,6 +160,7 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
             listener,
             backoff,
             shared.clone(),
+            Rc::new(route.clone()),
             permits.clone(),
             drain_rx.clone(),
         ));
@@ -146,6 +187,7 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
                 {
                     error!("worker {id}: cannot reopen log file {}: {e}", path.display());
                 }
+                shared.logs.reopen();
             }
         }
     }
@@ -155,8 +197,21 @@ async fn serve(id: usize, config: &Config, site: Site, listeners: Vec<StdListene
     // Every connection holds a permit until it ends; having them all back means none is left.
     let all = u32::try_from(config.max_connections).unwrap_or(u32::MAX);
     let _ = permits.acquire_many(all).await;
+    shared.logs.flush();
     info!("worker {id} stopped");
     0
+}
+
+/// Writes the buffered access log lines once a second, so a quiet server's last lines are
+/// not held back; a busy one writes whenever a buffer fills as well.
+async fn flush_access_logs(shared: Rc<Shared>, ticks: Timer) {
+    if let Err(e) = ticks.repeat(ACCESS_LOG_FLUSH) {
+        error!("access log timer: {e}");
+        return;
+    }
+    while ticks.fired().await.is_ok() {
+        shared.logs.flush();
+    }
 }
 
 /// Ends the waits of the worker's connections whose deadline has passed, every tick, until the
@@ -178,6 +233,7 @@ async fn accept_loop(
     listener: TcpListener,
     backoff: Timer,
     shared: Rc<Shared>,
+    route: Rc<Route>,
     permits: Arc<Semaphore>,
     mut drain: watch::Receiver<bool>,
 ) {
@@ -195,8 +251,9 @@ async fn accept_loop(
             _ = drain.changed() => return,
         };
         match accepted {
-            Ok((stream, _)) => {
-                tokio::task::spawn_local(conn::serve(stream, shared.clone(), permit));
+            Ok((stream, peer)) => {
+                let serve = conn::serve(stream, peer, shared.clone(), route.clone(), permit);
+                tokio::task::spawn_local(serve);
             }
             Err(e)
                 if matches!(

@@ -1,17 +1,28 @@
-//! The command line, turned into a validated [`Config`] that the master and every worker get
-//! whole. Defaults are the named constants of `limits.rs`.
+//! The command line or the configuration file, turned into a validated [`Config`] that the
+//! master and every worker get whole. Defaults are the named constants of `limits.rs`.
+//!
+//! The command line describes one site (`from_cli`); `-c FILE` describes many (`file.rs`).
+//! Both make the same value, so nothing past this module knows where it came from.
+
+mod file;
+
+pub use file::ConfigError;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
 
+use crate::access_log::{self, Destination, Format, SinkId, Spec};
+use crate::auth::BasicAuth;
 use crate::conn::ConnLimits;
 use crate::fs::SiteOptions;
 use crate::http::parse::HeadLimits;
 use crate::limits;
+use crate::vhost::Route;
 
 /// Addresses served when no `--listen` is given.
 pub const DEFAULT_LISTEN: [&str; 2] = ["127.0.0.1:8000", "127.0.0.1:8080"];
@@ -23,6 +34,8 @@ Examples:
   forkhttpd -l 8080 ./site           serve on port 8080 of every IPv4 interface
   forkhttpd -l [::1]:8443 -l 127.0.0.1:8443 ./site
   forkhttpd -w 4 --listing /srv/files
+  forkhttpd -c /etc/forkhttpd.toml   sites, rules and logs from a configuration file
+  forkhttpd -t -c /etc/forkhttpd.toml   check the file and exit
 
 Signals to the master: TERM or INT stop gracefully (a second INT stops at once),
 HUP reloads with new workers and no downtime, USR1 reopens the log file.";
@@ -30,6 +43,15 @@ HUP reloads with new workers and no downtime, USR1 reopens the log file.";
 #[derive(Parser, Debug)]
 #[command(name = "forkhttpd", version, about = "A prefork HTTP/1.1 static web server", after_help = EXAMPLES)]
 pub struct Cli {
+    /// Read sites, limits and logs from this TOML file instead of the options below.
+    #[arg(short = 'c', long = "config", value_name = "FILE", conflicts_with_all = SITE_ARGS)]
+    pub config: Option<PathBuf>,
+
+    /// Check the configuration (the file, or the options) and exit: 0 if it is good, else 1
+    /// with each problem on its own line.
+    #[arg(short = 't', long = "test")]
+    pub test: bool,
+
     /// Folder to serve. Without it, the built-in welcome site is served.
     pub root: Option<PathBuf>,
 
@@ -115,15 +137,62 @@ pub struct Cli {
     /// Least severe level logged: error, warn, info or debug.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     pub log_level: tracing::Level,
+
+    /// Write an access log line per response: to a file PATH, to `stdout`, or to
+    /// `syslog+udp://HOST:PORT`.
+    #[arg(long, value_name = "DEST")]
+    pub access_log: Option<String>,
+
+    /// Format of the access log: combined (nginx's default) or json.
+    #[arg(
+        long,
+        value_name = "FORMAT",
+        default_value = "combined",
+        requires = "access_log"
+    )]
+    pub access_log_format: String,
 }
 
+/// The options that describe what `-c FILE` describes instead.
+const SITE_ARGS: [&str; 23] = [
+    "root",
+    "listen",
+    "workers",
+    "listing",
+    "hidden",
+    "compress",
+    "compress_cache_bytes",
+    "file_cache_bytes",
+    "cache_control",
+    "header_timeout",
+    "keepalive_timeout",
+    "send_timeout",
+    "max_head_bytes",
+    "max_headers",
+    "max_body_bytes",
+    "max_requests_per_connection",
+    "max_connections",
+    "shutdown_timeout",
+    "pid_file",
+    "log_file",
+    "log_level",
+    "access_log",
+    "access_log_format",
+];
+
 /// Everything the server needs, checked.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Config {
-    pub root: Option<PathBuf>,
+    /// The configuration file this came from; SIGHUP reads it again.
+    pub source: Option<PathBuf>,
+    /// Every listen socket, once each.
     pub listen: Vec<SocketAddr>,
+    pub sites: Vec<SiteConfig>,
+    /// For each listen socket, in the same order, which site answers which name.
+    pub(crate) routes: Vec<Route>,
+    /// Every access log destination, once each; sites name theirs by index.
+    pub(crate) access_logs: Vec<Spec>,
     pub workers: usize,
-    pub site: SiteOptions,
     /// Memory for the response cache, per worker; 0 turns it off.
     pub file_cache_bytes: usize,
     pub conn: ConnLimits,
@@ -134,7 +203,32 @@ pub struct Config {
     pub log_level: tracing::Level,
 }
 
+/// One site: what it serves, and the policies around it.
+#[derive(Debug)]
+pub struct SiteConfig {
+    /// For logs: its first server name, or `siteN`.
+    pub name: String,
+    /// `None`: the built-in welcome site.
+    pub root: Option<PathBuf>,
+    pub options: SiteOptions,
+    pub(crate) auth: Option<Rc<BasicAuth>>,
+    pub(crate) access_log: Option<SinkId>,
+}
+
 impl Config {
+    /// The configuration the command line asks for: its file if it names one.
+    pub fn load(cli: Cli) -> anyhow::Result<Config> {
+        match &cli.config {
+            Some(path) => Ok(file::load(path)?),
+            None => Config::from_cli(cli),
+        }
+    }
+
+    /// Reads the configuration file again, for a reload.
+    pub fn reload(&self) -> Option<Result<Config, ConfigError>> {
+        self.source.as_deref().map(file::load)
+    }
+
     pub fn from_cli(cli: Cli) -> anyhow::Result<Config> {
         let listen_args: Vec<&str> = if cli.listen.is_empty() {
             DEFAULT_LISTEN.to_vec()
@@ -176,17 +270,40 @@ impl Config {
         if cli.max_requests_per_connection == 0 {
             bail!("--max-requests-per-connection must be at least 1");
         }
-        Ok(Config {
+        let mut access_logs = Vec::new();
+        if let Some(destination) = &cli.access_log {
+            let destination = Destination::parse(destination)
+                .map_err(|e| anyhow::anyhow!("--access-log: {e}"))?;
+            let format = Format::parse(&cli.access_log_format)
+                .map_err(|e| anyhow::anyhow!("--access-log-format: {e}"))?;
+            let spec = Spec {
+                destination,
+                format,
+            };
+            access_log::check(&spec).context("cannot open the access log")?;
+            access_logs.push(spec);
+        }
+        let site = SiteConfig {
+            name: "default".into(),
             root: cli.root,
-            listen,
-            workers,
-            site: SiteOptions {
+            options: SiteOptions {
                 listing: cli.listing,
                 hidden: cli.hidden,
                 compress: cli.compress,
                 compress_cache_bytes: cli.compress_cache_bytes,
                 cache_control: cli.cache_control,
+                ..SiteOptions::default()
             },
+            auth: None,
+            access_log: (!access_logs.is_empty()).then_some(SinkId(0)),
+        };
+        Ok(Config {
+            source: None,
+            routes: vec![Route::default(); listen.len()],
+            listen,
+            sites: vec![site],
+            access_logs,
+            workers,
             file_cache_bytes: cli.file_cache_bytes,
             conn: ConnLimits {
                 head: HeadLimits {

@@ -1,0 +1,762 @@
+//! The configuration file (`-c FILE`): TOML read with serde into the schema below, then checked
+//! and compiled into the same [`Config`] the command line makes.
+//!
+//! The schema's names are the interface users write and tests depend on. Unknown keys and wrong
+//! types are refused by serde (`deny_unknown_fields`) with the span `toml` reports; every other
+//! problem (a missing root, a name two sites claim on one socket, a glob that does not parse,
+//! a users file that cannot be read) is collected with the span of the value at fault, so one
+//! run of `forkhttpd -t -c FILE` lists them all as `FILE:line:column: problem`.
+//!
+//! Relative paths in the file are relative to the file's own folder, so `-t` gives the same
+//! answer from any working directory.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{Config, SiteConfig, parse_listen};
+use crate::access_log::{self, Destination, Format, SinkId, Spec};
+use crate::auth::{self, BasicAuth};
+use crate::conn::ConnLimits;
+use crate::fs::SiteOptions;
+use crate::fs::open::RootDir;
+use crate::fs::rules::{HeaderRule, HeaderRules, Redirect, Rules, compile_glob};
+use crate::http::Status;
+use crate::http::parse::HeadLimits;
+use crate::limits;
+use crate::vhost::{Route, parse_server_name};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSchema {
+    workers: Option<Spanned<usize>>,
+    error_log: Option<Spanned<String>>,
+    log_level: Option<Spanned<String>>,
+    pid_file: Option<Spanned<String>>,
+    #[serde(default)]
+    limits: LimitsSchema,
+    #[serde(default)]
+    site: Vec<Spanned<SiteSchema>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LimitsSchema {
+    header_timeout: Option<Spanned<f64>>,
+    keepalive_timeout: Option<Spanned<f64>>,
+    send_timeout: Option<Spanned<f64>>,
+    shutdown_timeout: Option<Spanned<f64>>,
+    max_head_bytes: Option<Spanned<usize>>,
+    max_headers: Option<Spanned<usize>>,
+    max_body_bytes: Option<u64>,
+    max_requests_per_connection: Option<Spanned<u32>>,
+    max_connections: Option<Spanned<usize>>,
+    file_cache_bytes: Option<usize>,
+    compress_cache_bytes: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteSchema {
+    listen: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    server_names: Vec<Spanned<String>>,
+    default: Option<Spanned<bool>>,
+    root: Option<Spanned<String>>,
+    index: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    listing: bool,
+    #[serde(default)]
+    hidden: bool,
+    #[serde(default)]
+    compress: bool,
+    cache_control: Option<Spanned<String>>,
+    spa_fallback: Option<Spanned<String>>,
+    #[serde(default)]
+    error_pages: BTreeMap<Spanned<String>, Spanned<String>>,
+    access_log: Option<AccessLogSchema>,
+    #[serde(default)]
+    headers: Vec<HeaderRuleSchema>,
+    #[serde(default)]
+    redirects: Vec<RedirectSchema>,
+    auth: Option<AuthSchema>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessLogSchema {
+    path: Spanned<String>,
+    format: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderRuleSchema {
+    path: Spanned<String>,
+    #[serde(default)]
+    set: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    remove: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedirectSchema {
+    from: Spanned<String>,
+    to: Spanned<String>,
+    #[serde(default)]
+    prefix: bool,
+    status: Option<Spanned<u16>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthSchema {
+    realm: Spanned<String>,
+    users_file: Spanned<String>,
+    paths: Vec<Spanned<String>>,
+}
+
+/// Fields a header rule may not touch: the connection owns framing and persistence, and a
+/// rule that changed them would break the response rather than decorate it.
+const RESERVED_FIELDS: [&str; 7] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "date",
+    "keep-alive",
+    "upgrade",
+    "trailer",
+];
+
+/// Everything wrong with a configuration file.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.problems.join("\n"))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Problems found so far, each placed at its span in the file.
+struct Problems<'a> {
+    path: &'a Path,
+    text: &'a str,
+    found: Vec<String>,
+}
+
+impl Problems<'_> {
+    fn at(&mut self, span: Range<usize>, problem: impl std::fmt::Display) {
+        let (line, column) = line_column(self.text, span.start);
+        let path = self.path.display();
+        self.found
+            .push(format!("{path}:{line}:{column}: {problem}"));
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// Reads, checks and compiles the configuration file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        problems: vec![format!("{}: cannot read: {e}", path.display())],
+    })?;
+    let mut problems = Problems {
+        path,
+        text: &text,
+        found: Vec::new(),
+    };
+    let schema: FileSchema = match toml::from_str(&text) {
+        Ok(schema) => schema,
+        Err(e) => {
+            let message = e.message().trim_end().replace('\n', " ");
+            problems.at(e.span().unwrap_or(0..0), message);
+            return Err(ConfigError {
+                problems: problems.found,
+            });
+        }
+    };
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
+    let base = parent.unwrap_or(Path::new("."));
+    // Absolute, so the paths it makes mean the same after the master's working directory
+    // changes, and read well in logs.
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    let config = compile(schema, &base, path, &mut problems);
+    if problems.found.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigError {
+            problems: problems.found,
+        })
+    }
+}
+
+fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Problems) -> Config {
+    let relative = |value: &str| base.join(value);
+    let workers = match &schema.workers {
+        Some(n) if !(1..=1024).contains(n.get_ref()) => {
+            problems.at(n.span(), "workers must be between 1 and 1024");
+            1
+        }
+        Some(n) => *n.get_ref(),
+        None => std::thread::available_parallelism().map_or(1, usize::from),
+    };
+    let log_file = match &schema.error_log {
+        Some(value) if value.get_ref() == "stderr" => None,
+        Some(value) if value.get_ref().is_empty() => {
+            problems.at(value.span(), "error_log must be \"stderr\" or a path");
+            None
+        }
+        Some(value) => Some(relative(value.get_ref())),
+        None => None,
+    };
+    let log_level = match &schema.log_level {
+        Some(value) => value.get_ref().parse().unwrap_or_else(|_| {
+            problems.at(value.span(), "log_level must be error, warn, info or debug");
+            tracing::Level::INFO
+        }),
+        None => tracing::Level::INFO,
+    };
+    let pid_file = schema.pid_file.as_ref().map(|p| relative(p.get_ref()));
+    let (conn, max_connections, shutdown_timeout) = compile_limits(&schema.limits, problems);
+    let compress_cache_bytes = schema
+        .limits
+        .compress_cache_bytes
+        .unwrap_or(limits::COMPRESS_CACHE_BYTES);
+
+    if schema.site.is_empty() {
+        problems.at(
+            0..0,
+            "no [[site]]: the file must describe at least one site",
+        );
+    }
+    let mut listen: Vec<SocketAddr> = Vec::new();
+    let mut site_listeners: Vec<Vec<usize>> = Vec::new();
+    let mut sites = Vec::new();
+    let mut access_logs: Vec<Spec> = Vec::new();
+    for (index, site) in schema.site.iter().enumerate() {
+        let mut mine = Vec::new();
+        if site.get_ref().listen.get_ref().is_empty() {
+            problems.at(site.get_ref().listen.span(), "listen must name an address");
+        }
+        for entry in site.get_ref().listen.get_ref() {
+            match parse_listen(entry.get_ref()) {
+                Ok(addrs) => {
+                    for addr in addrs {
+                        // The same address in two sites is one socket they share (port 0
+                        // included: one free port, chosen once).
+                        let at = listen.iter().position(|a| *a == addr).unwrap_or_else(|| {
+                            listen.push(addr);
+                            listen.len() - 1
+                        });
+                        if !mine.contains(&at) {
+                            mine.push(at);
+                        }
+                    }
+                }
+                Err(e) => problems.at(entry.span(), format!("{e:#}")),
+            }
+        }
+        site_listeners.push(mine);
+        let options = SiteOptions {
+            compress_cache_bytes,
+            ..SiteOptions::default()
+        };
+        let site_config = compile_site(
+            index,
+            site.get_ref(),
+            options,
+            &relative,
+            &mut access_logs,
+            problems,
+        );
+        sites.push(site_config);
+    }
+    let routes = compile_routes(&schema.site, &site_listeners, listen.len(), problems);
+
+    Config {
+        source: Some(source.to_path_buf()),
+        listen,
+        sites,
+        routes,
+        access_logs,
+        workers,
+        file_cache_bytes: schema
+            .limits
+            .file_cache_bytes
+            .unwrap_or(limits::FILE_CACHE_BYTES),
+        conn,
+        max_connections,
+        shutdown_timeout,
+        pid_file,
+        log_file,
+        log_level,
+    }
+}
+
+fn compile_limits(schema: &LimitsSchema, problems: &mut Problems) -> (ConnLimits, usize, Duration) {
+    let mut seconds = |value: &Option<Spanned<f64>>, name: &str, default: Duration| match value {
+        Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 86_400.0) => {
+            problems.at(
+                v.span(),
+                format!("{name} must be between 0 and 86400 seconds"),
+            );
+            default
+        }
+        Some(v) => Duration::from_secs_f64(*v.get_ref()),
+        None => default,
+    };
+    let header_timeout = seconds(
+        &schema.header_timeout,
+        "header_timeout",
+        limits::HEADER_TIMEOUT,
+    );
+    let keepalive_timeout = seconds(
+        &schema.keepalive_timeout,
+        "keepalive_timeout",
+        limits::KEEPALIVE_TIMEOUT,
+    );
+    let send_timeout = seconds(&schema.send_timeout, "send_timeout", limits::SEND_TIMEOUT);
+    let shutdown_timeout = seconds(
+        &schema.shutdown_timeout,
+        "shutdown_timeout",
+        limits::SHUTDOWN_TIMEOUT,
+    );
+    let mut bounded =
+        |value: &Option<Spanned<usize>>, range: Range<usize>, name, default| match value {
+            Some(v) if !range.contains(v.get_ref()) => {
+                problems.at(
+                    v.span(),
+                    format!(
+                        "{name} must be between {} and {}",
+                        range.start,
+                        range.end - 1
+                    ),
+                );
+                default
+            }
+            Some(v) => *v.get_ref(),
+            None => default,
+        };
+    let max_head_bytes = bounded(
+        &schema.max_head_bytes,
+        64..usize::MAX,
+        "max_head_bytes",
+        limits::MAX_HEAD_BYTES,
+    );
+    let max_headers = bounded(
+        &schema.max_headers,
+        1..limits::MAX_HEADERS_CEILING + 1,
+        "max_headers",
+        limits::MAX_HEADERS,
+    );
+    let max_connections = bounded(
+        &schema.max_connections,
+        1..u32::MAX as usize,
+        "max_connections",
+        limits::MAX_CONNECTIONS,
+    );
+    let max_requests = match &schema.max_requests_per_connection {
+        Some(v) if *v.get_ref() == 0 => {
+            problems.at(v.span(), "max_requests_per_connection must be at least 1");
+            limits::MAX_REQUESTS_PER_CONNECTION
+        }
+        Some(v) => *v.get_ref(),
+        None => limits::MAX_REQUESTS_PER_CONNECTION,
+    };
+    let conn = ConnLimits {
+        head: HeadLimits {
+            max_head_bytes,
+            max_headers,
+            max_body_bytes: schema.max_body_bytes.unwrap_or(limits::MAX_BODY_BYTES),
+        },
+        header_timeout,
+        keepalive_timeout,
+        send_timeout,
+        max_requests,
+    };
+    (conn, max_connections, shutdown_timeout)
+}
+
+fn compile_site(
+    index: usize,
+    site: &SiteSchema,
+    mut options: SiteOptions,
+    relative: &dyn Fn(&str) -> PathBuf,
+    access_logs: &mut Vec<Spec>,
+    problems: &mut Problems,
+) -> SiteConfig {
+    let name = site.server_names.first().map_or_else(
+        || format!("site{}", index + 1),
+        |n| n.get_ref().to_ascii_lowercase(),
+    );
+    let root = site.root.as_ref().and_then(|root| {
+        let path = relative(root.get_ref());
+        match RootDir::open(&path) {
+            Ok(_) => Some(path),
+            Err(e) => {
+                problems.at(root.span(), format!("cannot serve {}: {e}", path.display()));
+                None
+            }
+        }
+    });
+    options.listing = site.listing;
+    options.hidden = site.hidden;
+    options.compress = site.compress;
+    if let Some(value) = &site.cache_control {
+        if header_value_ok(value.get_ref()) {
+            options.cache_control = Some(value.get_ref().clone());
+        } else {
+            problems.at(
+                value.span(),
+                "cache_control must be a header value on one line",
+            );
+        }
+    }
+    if let Some(index) = &site.index {
+        options.index = Vec::new();
+        for name in index {
+            let value = name.get_ref();
+            if value.is_empty() || value.contains('/') || value == "." || value == ".." {
+                problems.at(name.span(), "an index entry is a file name, without '/'");
+            } else {
+                options.index.push(value.clone());
+            }
+        }
+        if index.is_empty() {
+            problems.at(site.listen.span(), "index must name at least one file");
+        }
+    }
+    if let Some(fallback) = &site.spa_fallback {
+        match site_path(fallback.get_ref()) {
+            Some(path) => options.spa_fallback = Some(path),
+            None => problems.at(
+                fallback.span(),
+                "spa_fallback must be a path such as \"/index.html\"",
+            ),
+        }
+    }
+    for (status, page) in &site.error_pages {
+        let code = status
+            .get_ref()
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (400..=599).contains(c));
+        let Some(code) = code else {
+            problems.at(
+                status.span(),
+                "error_pages keys are statuses from 400 to 599",
+            );
+            continue;
+        };
+        match site_path(page.get_ref()) {
+            Some(path) => options.error_pages.push((Status(code), path)),
+            None => problems.at(
+                page.span(),
+                "an error page must be a path such as \"/404.html\"",
+            ),
+        }
+    }
+    options.rules = compile_rules(site, &options.index, problems);
+    let auth = site
+        .auth
+        .as_ref()
+        .and_then(|auth| compile_auth(auth, relative, problems));
+    let access_log = site
+        .access_log
+        .as_ref()
+        .and_then(|log| compile_access_log(log, relative, access_logs, problems));
+    SiteConfig {
+        name,
+        root,
+        options,
+        auth,
+        access_log,
+    }
+}
+
+/// A path within the site, from the file's `/`-rooted form: `"/a/b.html"` to `a/b.html`.
+fn site_path(value: &str) -> Option<String> {
+    let rest = value.strip_prefix('/')?;
+    let clean = !rest.is_empty()
+        && rest
+            .split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..")
+        && !rest.contains(['\\', '\0']);
+    clean.then(|| rest.to_string())
+}
+
+fn header_value_ok(value: &str) -> bool {
+    !value.is_empty() && !value.bytes().any(|b| b.is_ascii_control() && b != b'\t')
+}
+
+fn header_name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+fn compile_rules(site: &SiteSchema, index: &[String], problems: &mut Problems) -> Rules {
+    let mut globs = globset::GlobSetBuilder::new();
+    let mut rules = Vec::new();
+    for rule in &site.headers {
+        match compile_glob(rule.path.get_ref()) {
+            Ok(glob) => {
+                globs.add(glob);
+            }
+            Err(e) => problems.at(rule.path.span(), format!("bad glob: {}", e.kind())),
+        }
+        let mut compiled = HeaderRule::default();
+        for (name, value) in &rule.set {
+            if !header_name_ok(name.get_ref()) {
+                problems.at(name.span(), "not a header field name");
+            } else if RESERVED_FIELDS.contains(&name.get_ref().to_ascii_lowercase().as_str()) {
+                problems.at(
+                    name.span(),
+                    "this field belongs to the connection; a rule cannot set it",
+                );
+            } else if !header_value_ok(value.get_ref()) {
+                problems.at(value.span(), "a header value must be on one line");
+            } else {
+                compiled
+                    .set
+                    .push((intern(name.get_ref()), value.get_ref().clone()));
+            }
+        }
+        for name in &rule.remove {
+            if !header_name_ok(name.get_ref()) {
+                problems.at(name.span(), "not a header field name");
+            } else if RESERVED_FIELDS.contains(&name.get_ref().to_ascii_lowercase().as_str()) {
+                problems.at(
+                    name.span(),
+                    "this field belongs to the connection; a rule cannot remove it",
+                );
+            } else {
+                compiled.remove.push(name.get_ref().clone());
+            }
+        }
+        rules.push(compiled);
+    }
+    let globs = globs.build().unwrap_or_else(|e| {
+        problems.at(0..0, format!("header rules: {e}"));
+        globset::GlobSet::empty()
+    });
+    let mut redirects = Vec::new();
+    for redirect in &site.redirects {
+        let from = redirect.from.get_ref();
+        if !from.starts_with('/') || from.contains(['?', '#']) {
+            problems.at(
+                redirect.from.span(),
+                "from must be a path starting with '/', without a query",
+            );
+        }
+        let to = redirect.to.get_ref();
+        if to.is_empty() || to.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+            problems.at(
+                redirect.to.span(),
+                "to must be a URL or path without spaces",
+            );
+        }
+        let status = match &redirect.status {
+            None => Status::MOVED_PERMANENTLY,
+            Some(s) if [301, 302, 303, 307, 308].contains(s.get_ref()) => Status(*s.get_ref()),
+            Some(s) => {
+                problems.at(s.span(), "status must be 301, 302, 303, 307 or 308");
+                Status::MOVED_PERMANENTLY
+            }
+        };
+        redirects.push(Redirect {
+            from: from.clone(),
+            prefix: redirect.prefix,
+            to: to.clone(),
+            status,
+        });
+    }
+    Rules {
+        headers: HeaderRules { globs, rules },
+        redirects,
+        index_name: index.first().cloned().unwrap_or_default(),
+    }
+}
+
+fn compile_auth(
+    schema: &AuthSchema,
+    relative: &dyn Fn(&str) -> PathBuf,
+    problems: &mut Problems,
+) -> Option<Rc<BasicAuth>> {
+    let realm = schema.realm.get_ref();
+    let realm_ok = !realm.is_empty()
+        && realm
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+    if !realm_ok {
+        problems.at(
+            schema.realm.span(),
+            "realm must be printable ASCII without '\"' or '\\'",
+        );
+    }
+    let users = match auth::read_users(&relative(schema.users_file.get_ref())) {
+        Ok(users) => users,
+        Err(e) => {
+            problems.at(schema.users_file.span(), e);
+            HashMap::new()
+        }
+    };
+    let mut paths = globset::GlobSetBuilder::new();
+    if schema.paths.is_empty() {
+        problems.at(
+            schema.realm.span(),
+            "auth needs paths to protect, e.g. [\"/**\"]",
+        );
+    }
+    for path in &schema.paths {
+        match compile_glob(path.get_ref()) {
+            Ok(glob) => {
+                paths.add(glob);
+            }
+            Err(e) => problems.at(path.span(), format!("bad glob: {}", e.kind())),
+        }
+    }
+    let paths = paths.build().ok()?;
+    realm_ok.then(|| Rc::new(BasicAuth::new(realm.clone(), users, paths)))
+}
+
+fn compile_access_log(
+    schema: &AccessLogSchema,
+    relative: &dyn Fn(&str) -> PathBuf,
+    access_logs: &mut Vec<Spec>,
+    problems: &mut Problems,
+) -> Option<SinkId> {
+    let destination = match Destination::parse(schema.path.get_ref()) {
+        Ok(Destination::File(path)) => Destination::File(relative(&path.to_string_lossy())),
+        Ok(destination) => destination,
+        Err(e) => {
+            problems.at(schema.path.span(), e);
+            return None;
+        }
+    };
+    let format = match &schema.format {
+        None => Format::Combined,
+        Some(format) => match Format::parse(format.get_ref()) {
+            Ok(format) => format,
+            Err(e) => {
+                problems.at(format.span(), e);
+                return None;
+            }
+        },
+    };
+    let spec = Spec {
+        destination,
+        format,
+    };
+    if let Some(existing) = access_logs.iter().position(|s| *s == spec) {
+        return Some(SinkId(existing as u16));
+    }
+    if let Err(e) = access_log::check(&spec) {
+        problems.at(
+            schema.path.span(),
+            format!("cannot open the access log: {e}"),
+        );
+        return None;
+    }
+    access_logs.push(spec);
+    Some(SinkId((access_logs.len() - 1) as u16))
+}
+
+/// One route per listen socket: the names of the sites on it, and its default site.
+fn compile_routes(
+    sites: &[Spanned<SiteSchema>],
+    site_listeners: &[Vec<usize>],
+    listeners: usize,
+    problems: &mut Problems,
+) -> Vec<Route> {
+    let mut routes = vec![Route::default(); listeners];
+    let mut has_default = vec![None::<usize>; listeners];
+    let mut has_site = vec![false; listeners];
+    for (index, site) in sites.iter().enumerate() {
+        let site = site.get_ref();
+        let mut names = Vec::new();
+        for name in &site.server_names {
+            match parse_server_name(name.get_ref()) {
+                Ok(parsed) => names.push((parsed, name.span())),
+                Err(e) => problems.at(name.span(), e),
+            }
+        }
+        for &listener in &site_listeners[index] {
+            let route = &mut routes[listener];
+            if !has_site[listener] {
+                // The first site on a socket answers names no site claims, unless one says
+                // `default = true`.
+                has_site[listener] = true;
+                route.default = index;
+            }
+            if let Some(flag) = &site.default
+                && *flag.get_ref()
+            {
+                if let Some(other) = has_default[listener] {
+                    problems.at(
+                        flag.span(),
+                        format!("site {} is already the default on this address", other + 1),
+                    );
+                }
+                has_default[listener] = Some(index);
+                route.default = index;
+            }
+            for ((name, wildcard), span) in &names {
+                let table = if *wildcard {
+                    &mut route.wildcard
+                } else {
+                    &mut route.exact
+                };
+                if let Some(&other) = table.get(name) {
+                    if other != index {
+                        problems.at(
+                            span.clone(),
+                            format!(
+                                "server name claimed by site {} on the same address",
+                                other + 1
+                            ),
+                        );
+                    }
+                } else {
+                    table.insert(name.clone(), index);
+                }
+            }
+        }
+    }
+    routes
+}
+
+/// A header name from the configuration as the `&'static str` responses carry. Interned, so a
+/// reload that names the same fields again leaks nothing more.
+fn intern(name: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    let names = names.get_or_insert_with(HashSet::new);
+    if let Some(&known) = names.get(name) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    names.insert(leaked);
+    leaked
+}

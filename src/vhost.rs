@@ -1,0 +1,205 @@
+//! Which site answers a request: one [`Route`] per listen socket, built when the configuration
+//! loads, maps the request's authority to one of the sites on that socket.
+//!
+//! The authority is `Request::authority()`: the absolute-form target's if there is one, else
+//! `Host` (RFC 9112 §3.2.2). The port is ignored, case does not matter, and one trailing dot is
+//! dropped (`Example.COM.:80` is `example.com`). Exact names are tried first, then wildcards
+//! from the longest suffix down (`*.example.org` answers `a.example.org` and
+//! `a.b.example.org`, not `example.org`, as nginx's), and a name no site claims gets the
+//! socket's default site. Each lookup is a hash probe per label at most.
+//!
+//! A [`VirtualHost`] is a site as a worker runs it: its files, and the policies the connection
+//! applies before the response cache is asked (authentication) and after (its access log).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use crate::access_log::SinkId;
+use crate::auth::{BasicAuth, Verdict};
+use crate::cache::{Outgoing, ResponseCache};
+use crate::fs::Site;
+use crate::fs::path;
+use crate::http::{Request, Response};
+
+/// One site in a worker.
+#[derive(Debug)]
+pub(crate) struct VirtualHost {
+    /// For the access log.
+    pub name: String,
+    pub files: Site,
+    pub auth: Option<Rc<BasicAuth>>,
+    pub access_log: Option<SinkId>,
+}
+
+impl VirtualHost {
+    /// The answer to `request`, this site being number `index` of the worker's (the response
+    /// cache keeps each site's answers apart). A protected path is checked before the cache is
+    /// asked, so a cached answer never reaches a request that has not passed.
+    pub fn answer(
+        &self,
+        index: usize,
+        cache: &ResponseCache,
+        request: &Request<'_, '_>,
+    ) -> Outgoing {
+        if let Some(auth) = &self.auth
+            && let Some(denied) = self.check_auth(auth, request)
+        {
+            return Outgoing::Built(denied);
+        }
+        cache.serve(index, &self.files, request)
+    }
+
+    fn check_auth(&self, auth: &BasicAuth, request: &Request<'_, '_>) -> Option<Response> {
+        // Matched on the decoded path, as the file pipeline will resolve it, so that no
+        // spelling of a protected path (`/%70rivate`, `/x/../private`) escapes the rule. A
+        // target that does not resolve is left to the pipeline, which refuses it.
+        let target = path::split_target(request.target).ok()?;
+        let resolved = path::resolve(target.path).ok()?;
+        if !auth.protects(&resolved.decoded()) {
+            return None;
+        }
+        match auth.check(request.header("authorization")) {
+            Verdict::Allowed => None,
+            Verdict::Denied => Some(auth.challenge()),
+        }
+    }
+}
+
+/// The sites on one listen socket, by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Route {
+    /// Lowercase name to site index.
+    pub exact: HashMap<String, usize>,
+    /// Lowercase suffix with its leading dot (`.example.org` for `*.example.org`) to site.
+    pub wildcard: HashMap<String, usize>,
+    /// The site for a name no site claims, and for requests without one.
+    pub default: usize,
+}
+
+impl Route {
+    /// Whether the socket has one site whatever the name: the request's authority need not be
+    /// looked at.
+    pub fn is_single(&self) -> bool {
+        self.exact.is_empty() && self.wildcard.is_empty()
+    }
+
+    /// The index of the site for `authority`.
+    pub fn select(&self, authority: Option<&str>) -> usize {
+        if self.is_single() {
+            return self.default;
+        }
+        let Some(host) = authority.and_then(host_of) else {
+            return self.default;
+        };
+        // Names are few bytes; lowercasing on the stack would save an allocation only for
+        // requests to a server with several names, which this path already hashes twice.
+        let host = host.to_ascii_lowercase();
+        if let Some(&site) = self.exact.get(&host) {
+            return site;
+        }
+        let mut rest = host.as_str();
+        while let Some(dot) = rest.find('.') {
+            let suffix = &rest[dot..];
+            if let Some(&site) = self.wildcard.get(suffix) {
+                return site;
+            }
+            rest = &suffix[1..];
+        }
+        self.default
+    }
+}
+
+/// The host of an authority that `http::target` validated: without its port, without one
+/// trailing dot. An IPv6 literal keeps its brackets.
+fn host_of(authority: &str) -> Option<&str> {
+    let host = if authority.starts_with('[') {
+        &authority[..=authority.find(']')?]
+    } else {
+        authority
+            .rsplit_once(':')
+            .map_or(authority, |(host, _)| host)
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    (!host.is_empty()).then_some(host)
+}
+
+/// Checks a configured server name and gives its lookup form: `Ok((name, wildcard))` with the
+/// name lowercased and the wildcard's suffix starting with its dot.
+pub fn parse_server_name(name: &str) -> Result<(String, bool), String> {
+    let lower = name.to_ascii_lowercase();
+    let lower = lower.strip_suffix('.').unwrap_or(&lower).to_string();
+    let (label_part, wildcard) = match lower.strip_prefix("*.") {
+        Some(rest) => (rest, true),
+        None => (lower.as_str(), false),
+    };
+    let valid = !label_part.is_empty()
+        && label_part.len() <= 253
+        && label_part.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    if !valid {
+        return Err(format!(
+            "{name:?} is not a host name (letters, digits, '-' and '.', or '*.' then one)"
+        ));
+    }
+    if wildcard {
+        Ok((format!(".{label_part}"), true))
+    } else {
+        Ok((lower, false))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route() -> Route {
+        let mut route = Route {
+            default: 9,
+            ..Route::default()
+        };
+        route.exact.insert("example.com".into(), 1);
+        route.exact.insert("www.example.com".into(), 2);
+        route.exact.insert("[::1]".into(), 6);
+        route.wildcard.insert(".example.org".into(), 3);
+        route.wildcard.insert(".deep.example.org".into(), 4);
+        route
+    }
+
+    #[test]
+    fn exact_then_longest_wildcard_then_default() {
+        let route = route();
+        assert_eq!(route.select(Some("example.com")), 1);
+        assert_eq!(route.select(Some("Example.COM.:8080")), 1);
+        assert_eq!(route.select(Some("www.example.com")), 2);
+        assert_eq!(route.select(Some("a.example.org")), 3);
+        assert_eq!(route.select(Some("a.b.example.org")), 3);
+        assert_eq!(route.select(Some("x.deep.example.org")), 4);
+        assert_eq!(route.select(Some("example.org")), 9);
+        assert_eq!(route.select(Some("other.net")), 9);
+        assert_eq!(route.select(Some("[::1]:80")), 6);
+        assert_eq!(route.select(None), 9);
+        assert_eq!(route.select(Some("example.com..")), 9);
+    }
+
+    #[test]
+    fn server_names() {
+        assert_eq!(
+            parse_server_name("Example.com."),
+            Ok(("example.com".into(), false))
+        );
+        assert_eq!(
+            parse_server_name("*.Example.org"),
+            Ok((".example.org".into(), true))
+        );
+        for bad in [
+            "", "*", "*.", "a..b", "a b", "a*.b", "exa/mple", "a.*.b", "*.*.a",
+        ] {
+            assert!(parse_server_name(bad).is_err(), "{bad}");
+        }
+    }
+}
