@@ -58,6 +58,8 @@ impl Server {
             .lines()
             .iter()
             .filter_map(|line| line.split("listening on http://").nth(1))
+            // `ADDR/`, then ` for SITES` when started from a configuration file.
+            .map(|rest| rest.split(' ').next().unwrap_or(rest))
             .map(|rest| rest.trim_end_matches('/').parse().expect("listen address"))
             .collect();
         server.wait_for_count(" started", server.workers + 1);
