@@ -140,3 +140,9 @@ pub const BUFFER_POOL_BYTES: usize = 2 << 20;
 
 /// Most bytes asked of the stream per read.
 pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Most bytes of escaped output per access log field taken from a request (request line,
+/// method, target, user, referer, user agent); a longer one is cut and ends in `...`. Bounding
+/// the output rather than the input keeps a line under 60 KiB even if every byte needs a
+/// six-byte escape, and so within one access log buffer and one UDP datagram.
+pub const ACCESS_LOG_FIELD_BYTES: usize = 8 * 1024;

@@ -21,11 +21,7 @@ use nix::time::{ClockId, clock_gettime};
 
 use super::{Format, RequestFields};
 
-/// Most bytes of escaped output per field taken from a request (request line, method, target,
-/// user, referer, user agent); a longer one is cut and ends in `...`. Bounding the output rather
-/// than the input keeps a line under 60 KiB even if every byte needs a six-byte escape, and so
-/// within one sink buffer and one UDP datagram.
-pub(super) const MAX_FIELD_BYTES: usize = 8 * 1024;
+pub(super) use crate::limits::ACCESS_LOG_FIELD_BYTES as MAX_FIELD_BYTES;
 
 /// Room the response's numbers take in a line, at most:
 /// `"status":65535,"bytes":18446744073709551615,"duration_us":18446744073709551615,`.

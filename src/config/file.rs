@@ -123,10 +123,13 @@ struct AuthSchema {
     paths: Vec<Spanned<String>>,
 }
 
-/// Fields a header rule may not touch: the connection owns framing and persistence, and a
-/// rule that changed them would break the response rather than decorate it.
-const RESERVED_FIELDS: [&str; 7] = [
+/// Fields a header rule may not touch: the connection owns framing and persistence, and the
+/// pipeline the coding and range of the body; a rule that changed them would break the
+/// response rather than decorate it.
+const RESERVED_FIELDS: [&str; 9] = [
     "content-length",
+    "content-encoding",
+    "content-range",
     "transfer-encoding",
     "connection",
     "date",
