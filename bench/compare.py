@@ -1,6 +1,11 @@
 #!/usr/bin/env python3
 """Runs the side-by-side benchmark (see bench/compare.sh) and prints markdown tables.
 
+Workloads with a variant change the servers' configuration: "log" turns the access log on (to a
+file; nginx with `buffer=64k flush=1s`, as forkhttpd buffers), "sites-first"/"sites-last" load a
+configuration of SITES sites with RULES_PER_SITE header rules each and ask for the first or the
+last site by Host. Only forkhttpd and nginx run those.
+
 Each server gets the same docroot and worker count, pinned to its own core(s) with taskset, and
 wrk is pinned to another. Every workload runs on every server in turn (interleaved), for several
 rounds; the table shows medians over rounds. "req/CPU-s" is requests per CPU-second of the
@@ -25,15 +30,24 @@ import time
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVERS = ["forkhttpd", "nginx", "nginx-ofc", "lighttpd", "python"]
 
+SITES = 1000
+RULES_PER_SITE = 10
+
 WORKLOADS = [
-    # name, path, connections, extra wrk args, unit
-    ("1 KiB, keep-alive", "/small.html", 64, [], "req/s"),
-    ("1 KiB, new connection per request", "/small.html", 64, ["-H", "Connection: close"], "req/s"),
-    ("404, keep-alive", "/missing", 64, [], "req/s"),
-    ("16 pipelined per write", "/index.html", 64, ["PIPELINE"], "req/s"),
-    ("64 KiB, keep-alive", "/64k.bin", 64, [], "MB/s"),
-    ("16 MiB, 8 connections", "/16m.bin", 8, [], "MB/s"),
+    # name, path, connections, extra wrk args, unit, variant
+    ("1 KiB, keep-alive", "/small.html", 64, [], "req/s", None),
+    ("1 KiB, new connection per request", "/small.html", 64, ["-H", "Connection: close"], "req/s", None),
+    ("404, keep-alive", "/missing", 64, [], "req/s", None),
+    ("16 pipelined per write", "/index.html", 64, ["PIPELINE"], "req/s", None),
+    ("64 KiB, keep-alive", "/64k.bin", 64, [], "MB/s", None),
+    ("16 MiB, 8 connections", "/16m.bin", 8, [], "MB/s", None),
+    ("1 KiB, keep-alive, access log on", "/small.html", 64, [], "req/s", "log"),
+    (f"1 KiB, {SITES:,} sites: the first", "/small.html", 64, ["-H", "Host: site1.test"], "req/s", "sites-first"),
+    (f"1 KiB, {SITES:,} sites: the last", "/small.html", 64, ["-H", f"Host: site{SITES}.test"], "req/s", "sites-last"),
 ]
+
+# Servers that run the workloads with a variant.
+VARIANT_SERVERS = {"forkhttpd", "nginx", "nginx-ofc"}
 
 PIPELINE_LUA = """
 init = function(args)
@@ -97,17 +111,41 @@ def rss_kib(pids):
 
 
 class Server:
-    def __init__(self, name, args, work, docroot, cpus):
+    def __init__(self, name, args, work, docroot, cpus, variant=None):
         self.name, self.args, self.work, self.docroot, self.cpus = name, args, work, docroot, cpus
+        self.variant = variant
         self.port = free_port()
         self.process = None
+        self.startup = float("nan")
+        self.access_log = os.path.join(work, f"{name}.access.log")
 
     def command(self):
         workers, port, root, work = self.args.workers, self.port, self.docroot, self.work
+        sites = self.variant in ("sites-first", "sites-last")
         if self.name == "forkhttpd":
-            return [self.args.forkhttpd, "-w", str(workers), "-l", f"127.0.0.1:{port}", "--log-level", "error", root]
+            if sites:
+                conf = os.path.join(work, "forkhttpd-sites.toml")
+                with open(conf, "w") as f:
+                    f.write(f'workers = {workers}\nlog_level = "error"\n')
+                    for site in range(1, SITES + 1):
+                        f.write(f'[[site]]\nlisten = ["127.0.0.1:{port}"]\nserver_names = ["site{site}.test"]\nroot = "{root}"\n')
+                        for rule in range(RULES_PER_SITE):
+                            f.write(f'[[site.headers]]\npath = "/assets{rule}/**"\nset = {{ "Cache-Control" = "max-age={rule}" }}\n')
+                return [self.args.forkhttpd, "-c", conf]
+            log = ["--access-log", self.access_log] if self.variant == "log" else []
+            return [self.args.forkhttpd, "-w", str(workers), "-l", f"127.0.0.1:{port}", "--log-level", "error"] + log + [root]
         if self.name.startswith("nginx"):
             cache = "open_file_cache max=10000 inactive=20s; open_file_cache_valid 1s;" if self.name == "nginx-ofc" else ""
+            log = f"access_log {self.access_log} combined buffer=64k flush=1s;" if self.variant == "log" else "access_log off;"
+            if sites:
+                locations = "".join(f'location /assets{rule}/ {{ add_header Cache-Control "max-age={rule}"; }} '
+                                    for rule in range(RULES_PER_SITE))
+                # Only one server block may say reuseport for an address.
+                servers = "".join(f"server {{ listen 127.0.0.1:{port}{' reuseport' if site == 1 else ''}; "
+                                  f"server_name site{site}.test; root {root}; {locations}}}\n"
+                                  for site in range(1, SITES + 1))
+            else:
+                servers = f"server {{ listen 127.0.0.1:{port} reuseport; root {root}; }}"
             conf = os.path.join(work, f"{self.name}.conf")
             with open(conf, "w") as f:
                 f.write(f"""
@@ -116,8 +154,9 @@ error_log {work}/{self.name}.error.log error; worker_rlimit_nofile 65536;
 events {{ worker_connections 10240; }}
 http {{
   include /etc/nginx/mime.types; default_type application/octet-stream;
-  access_log off; sendfile on; keepalive_timeout 65; {cache}
-  server {{ listen 127.0.0.1:{port} reuseport; root {root}; }}
+  server_names_hash_max_size 4096; server_names_hash_bucket_size 128;
+  {log} sendfile on; keepalive_timeout 65; {cache}
+  {servers}
 }}
 """)
             return ["nginx", "-c", conf, "-e", f"{work}/{self.name}.error.log"]
@@ -141,6 +180,7 @@ mimetype.assign = (".html" => "text/html", ".bin" => "application/octet-stream")
         raise ValueError(self.name)
 
     def start(self):
+        began = time.monotonic()
         self.process = subprocess.Popen(
             ["taskset", "-c", self.cpus] + self.command(),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.work,
@@ -151,6 +191,7 @@ mimetype.assign = (".html" => "text/html", ".bin" => "application/octet-stream")
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
                     s.sendall(b"GET /small.html HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
                     if s.recv(12).startswith(b"HTTP/1."):
+                        self.startup = time.monotonic() - began
                         time.sleep(0.2)
                         return
             except OSError:
@@ -168,10 +209,12 @@ mimetype.assign = (".html" => "text/html", ".bin" => "application/octet-stream")
                 except OSError:
                     pass
             self.process.wait()
+        if os.path.exists(self.access_log):
+            os.remove(self.access_log)
 
 
 def run_wrk(args, server, workload, duration):
-    name, path, connections, extra, unit = workload
+    name, path, connections, extra, unit, _ = workload
     command = ["taskset", "-c", args.client_cpus, "wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if extra == ["PIPELINE"]:
         command += ["-s", args.pipeline_lua]
@@ -217,6 +260,7 @@ def run_wrk(args, server, workload, duration):
         "wrk_cpu": wrk_cpu,
         "non2xx": int(errors.group(1)) if errors else 0,
         "socket_errors": socket_errors.group(1) if socket_errors else "",
+        "startup": server.startup,
     }
 
 
@@ -311,7 +355,9 @@ def main():
                     for name in servers:
                         if name == "python" and workers > 1:
                             continue
-                        server = Server(name, args, work, docroot, server_cpus)
+                        if workload[5] and name not in VARIANT_SERVERS:
+                            continue
+                        server = Server(name, args, work, docroot, server_cpus, workload[5])
                         server.start()
                         try:
                             if args.warmup:
@@ -366,6 +412,20 @@ def report(workers, servers, workloads, results, idle, args):
             print(f"| {name} | {server} | {median([r['rate'] for r in runs]):,.0f} {unit}{note} | "
                   f"{p50_text(runs)} | {p99_text(runs)} | "
                   f"{median([r['per_cpu'] for r in runs]):,.0f} | {wrk:.0f}%{mark} | {ratio} |")
+    sites = [w for w in workloads if w[5] == "sites-first"]
+    if sites:
+        print(f"\nStart-up with {SITES:,} sites and {SITES * RULES_PER_SITE:,} header rules "
+              "(spawn to first answer, median over rounds):\n")
+        for server in servers:
+            runs = results.get((sites[0][0], server))
+            if runs:
+                print(f"- {server}: {median([r['startup'] for r in runs]) * 1000:,.0f} ms")
+    logged = [w for w in workloads if w[5] == "log"]
+    plain = results.get(("1 KiB, keep-alive", "forkhttpd"))
+    if logged and plain and results.get((logged[0][0], "forkhttpd")):
+        ratios = [l["per_cpu"] / p["per_cpu"] for l, p in zip(results[(logged[0][0], "forkhttpd")], plain)]
+        print(f"\nforkhttpd with its access log on, to its own rate without: {median(ratios):.2f}x "
+              f"({min(ratios):.2f}–{max(ratios):.2f}) in requests per CPU-second")
     if idle:
         print(f"\n| server | RSS at rest | RSS with {args.idle:,} idle keep-alive connections | per connection |")
         print("|---|---|---|---|")
