@@ -91,13 +91,21 @@ impl Route {
         let Some(host) = authority.and_then(host_of) else {
             return self.default;
         };
-        // Names are few bytes; lowercasing on the stack would save an allocation only for
-        // requests to a server with several names, which this path already hashes twice.
-        let host = host.to_ascii_lowercase();
-        if let Some(&site) = self.exact.get(&host) {
+        // Lowercased on the stack: a host name is at most 253 bytes (RFC 1035), and a longer
+        // authority names no configured site.
+        let mut buffer = [0u8; 256];
+        let Some(lower) = buffer.get_mut(..host.len()) else {
+            return self.default;
+        };
+        lower.copy_from_slice(host.as_bytes());
+        lower.make_ascii_lowercase();
+        let Ok(host) = std::str::from_utf8(lower) else {
+            return self.default;
+        };
+        if let Some(&site) = self.exact.get(host) {
             return site;
         }
-        let mut rest = host.as_str();
+        let mut rest = host;
         while let Some(dot) = rest.find('.') {
             let suffix = &rest[dot..];
             if let Some(&site) = self.wildcard.get(suffix) {
