@@ -88,7 +88,7 @@ check "combined lines" test "$(wc -l <"$work/app.log")" -eq 6
 check "combined user agent" grep -q '"curl/' "$work/app.log"
 check "json lines parse" python3 -c '
 import json, sys
-# Two workers: each writes its own lines, so the order across them is not the requests'.
+# Two workers: each writes its own lines, so lines are not in request order across them.
 lines = [json.loads(l) for l in open(sys.argv[1])]
 assert len(lines) == 5, lines
 assert {l["site"] for l in lines} == {"docs.test"}, lines
