@@ -20,9 +20,12 @@ run() {
     # A port the kernel just handed out and took back: free, unlike a random pick.
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     rm -rf "$out" && mkdir "$out"
+    local args=(-w 1 -l "127.0.0.1:$port" --log-level error --max-requests-per-connection 1000000)
+    # "log" in EXTRA: the access log on, to a file.
+    [[ $extra == *log* ]] && args+=(--access-log "$out/access.log")
     case $tool in
-    callgrind) valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$bin" -w 1 -l "127.0.0.1:$port" --log-level error --max-requests-per-connection 1000000 "$work/www" 2>"$out/log" & ;;
-    dhat) valgrind --tool=dhat --dhat-out-file="$out/dh.%p" "$bin" -w 1 -l "127.0.0.1:$port" --log-level error --max-requests-per-connection 1000000 "$work/www" 2>"$out/log" & ;;
+    callgrind) valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$bin" "${args[@]}" "$work/www" 2>"$out/log" & ;;
+    dhat) valgrind --tool=dhat --dhat-out-file="$out/dh.%p" "$bin" "${args[@]}" "$work/www" 2>"$out/log" & ;;
     esac
     local master=$!
     python3 - "$port" "$path" "$count" "$depth" "$extra" <<'PY'
@@ -41,7 +44,7 @@ BROWSER_FIELDS = (
     "Sec-Fetch-Site: none\r\n"
     "Priority: u=0, i\r\n"
 )
-extra = BROWSER_FIELDS if sys.argv[5] == "browser" else ""
+extra = BROWSER_FIELDS if "browser" in sys.argv[5] else ""
 for _ in range(300):
     try:
         s = socket.create_connection(("127.0.0.1", port)); break
@@ -79,7 +82,8 @@ PY
 
 printf '| workload | instructions per request | heap allocations per request | bytes allocated per request |\n|---|---|---|---|\n'
 for workload in "1 KiB file, keep-alive:/small.html:1:" "404, keep-alive:/missing:1:" \
-    "1 KiB file, 16 pipelined:/small.html:16:" "1 KiB file, a browser's request fields:/small.html:1:browser"; do
+    "1 KiB file, 16 pipelined:/small.html:16:" "1 KiB file, a browser's request fields:/small.html:1:browser" \
+    "1 KiB file, a browser's request fields, access log on:/small.html:1:browser,log"; do
     IFS=: read -r name path depth extra <<<"$workload"
     i1=$(run callgrind "$path" "$n" "$depth" "$extra")
     i2=$(run callgrind "$path" $((2 * n)) "$depth" "$extra")

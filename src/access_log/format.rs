@@ -16,6 +16,7 @@
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::io::Write as _;
+use std::net::IpAddr;
 
 use nix::time::{ClockId, clock_gettime};
 
@@ -58,7 +59,8 @@ pub(super) fn render_request(
         // $remote_addr - $remote_user [$time_local] "$request" | $status $body_bytes_sent |
         // "$http_referer" "$http_user_agent"
         Format::Combined => {
-            let _ = write!(out, "{} - ", fields.peer);
+            push_ip(out, fields.peer);
+            out.extend_from_slice(b" - ");
             combined_or_dash(out, fields.user);
             out.extend_from_slice(b" [");
             with_stamps(time.secs, |stamps| {
@@ -78,7 +80,9 @@ pub(super) fn render_request(
         Format::Json => {
             out.extend_from_slice(b"{\"time\":\"");
             push_rfc3339_ms(out, time);
-            let _ = write!(out, "\",\"client\":\"{}\",\"site\":", fields.peer);
+            out.extend_from_slice(b"\",\"client\":\"");
+            push_ip(out, fields.peer);
+            out.extend_from_slice(b"\",\"site\":");
             json_string(out, fields.site.as_bytes());
             out.extend_from_slice(b",\"method\":");
             json_or_null(out, fields.method);
@@ -111,14 +115,56 @@ pub(super) fn complete(
     out: &mut Vec<u8>,
 ) {
     out.extend_from_slice(head);
-    let _ = match format {
-        Format::Combined => write!(out, "{status} {body_bytes}"),
-        Format::Json => write!(
-            out,
-            "\"status\":{status},\"bytes\":{body_bytes},\"duration_us\":{duration_us},"
-        ),
-    };
+    match format {
+        Format::Combined => {
+            push_decimal(out, u64::from(status));
+            out.push(b' ');
+            push_decimal(out, body_bytes);
+        }
+        Format::Json => {
+            out.extend_from_slice(b"\"status\":");
+            push_decimal(out, u64::from(status));
+            out.extend_from_slice(b",\"bytes\":");
+            push_decimal(out, body_bytes);
+            out.extend_from_slice(b",\"duration_us\":");
+            push_decimal(out, duration_us);
+            out.push(b',');
+        }
+    }
     out.extend_from_slice(tail);
+}
+
+/// `n` in decimal. By hand, like `push_ip`: `core::fmt` costs a few hundred instructions a
+/// number, and a line has up to three numbers and an address (callgrind, bench/profile.sh).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// The client's address as text; IPv6 (rare behind most deployments) through `Display`.
+fn push_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                push_decimal(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
 }
 
 /// `2026-12-02T01:40:45.123Z` (RFC 3339, UTC, milliseconds), for json and syslog.
@@ -250,6 +296,18 @@ fn escape_into(
     escape: fn(u8) -> ([u8; 6], usize),
     limit: usize,
 ) -> bool {
+    // Most fields need no escape. One branch-free pass, which the compiler vectorises, finds
+    // that at a fraction of the cost of the byte-by-byte table walk below.
+    let non_ascii_plain = plain[0x80];
+    if plain[usize::from(b'a')]
+        && bytes.len() <= limit - out.len()
+        && bytes
+            .iter()
+            .fold(true, |all, &b| all & is_plain(b, non_ascii_plain))
+    {
+        out.extend_from_slice(bytes);
+        return true;
+    }
     let mut rest = bytes;
     loop {
         let run = rest
@@ -277,6 +335,13 @@ fn escape_into(
         out.extend_from_slice(&spelled[..len]);
         rest = after;
     }
+}
+
+/// `COMBINED_PLAIN` (`non_ascii` false) or `JSON_PLAIN` (true) as arithmetic, for the
+/// vectorised pass of `escape_into`.
+#[inline(always)]
+fn is_plain(b: u8, non_ascii: bool) -> bool {
+    (b >= 0x20) & (b != 0x7F) & (b != b'"') & (b != b'\\') & (non_ascii | (b < 0x80))
 }
 
 fn hex(digits: &[u8; 16], byte: u8) -> [u8; 2] {
@@ -382,6 +447,43 @@ mod tests {
 
     fn json(fields: &RequestFields<'_>) -> serde_json::Value {
         serde_json::from_slice(&line(Format::Json, fields)).unwrap()
+    }
+
+    #[test]
+    fn the_fast_check_agrees_with_the_tables() {
+        for byte in 0..=255u8 {
+            assert_eq!(
+                is_plain(byte, false),
+                COMBINED_PLAIN[usize::from(byte)],
+                "{byte}"
+            );
+            assert_eq!(
+                is_plain(byte, true),
+                JSON_PLAIN[usize::from(byte)],
+                "{byte}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_and_addresses() {
+        let mut out = Vec::new();
+        for n in [0, 7, 10, 404, u64::MAX] {
+            out.clear();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::7",
+        ] {
+            out.clear();
+            push_ip(&mut out, ip.parse().unwrap());
+            assert_eq!(out, ip.as_bytes());
+        }
     }
 
     #[test]
