@@ -156,15 +156,24 @@ impl std::error::Error for ConfigError {}
 struct Problems<'a> {
     path: &'a Path,
     text: &'a str,
-    found: Vec<String>,
+    /// Byte offset and the problem's line.
+    found: Vec<(usize, String)>,
 }
 
 impl Problems<'_> {
     fn at(&mut self, span: Range<usize>, problem: impl std::fmt::Display) {
         let (line, column) = line_column(self.text, span.start);
         let path = self.path.display();
-        self.found
-            .push(format!("{path}:{line}:{column}: {problem}"));
+        let text = format!("{path}:{line}:{column}: {problem}");
+        self.found.push((span.start, text));
+    }
+
+    /// Everything found, in the order of the file.
+    fn into_error(mut self) -> ConfigError {
+        self.found.sort_by_key(|(offset, _)| *offset);
+        ConfigError {
+            problems: self.found.into_iter().map(|(_, text)| text).collect(),
+        }
     }
 }
 
@@ -191,9 +200,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         Err(e) => {
             let message = e.message().trim_end().replace('\n', " ");
             problems.at(e.span().unwrap_or(0..0), message);
-            return Err(ConfigError {
-                problems: problems.found,
-            });
+            return Err(problems.into_error());
         }
     };
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty());
@@ -205,9 +212,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     if problems.found.is_empty() {
         Ok(config)
     } else {
-        Err(ConfigError {
-            problems: problems.found,
-        })
+        Err(problems.into_error())
     }
 }
 
@@ -743,6 +748,23 @@ fn compile_routes(
                     table.insert(name.clone(), index);
                 }
             }
+        }
+    }
+    // A site without names answers only as a default; one that is the default nowhere
+    // could never answer, which is always a mistake in the file.
+    for (index, site) in sites.iter().enumerate() {
+        let named = !site.get_ref().server_names.is_empty();
+        let listeners = &site_listeners[index];
+        if !named && !listeners.is_empty() && !listeners.iter().any(|&l| routes[l].default == index)
+        {
+            problems.at(
+                site.get_ref().listen.span(),
+                format!(
+                    "site {} has no server_names and is not the default on its addresses: \
+                     no request could reach it",
+                    index + 1
+                ),
+            );
         }
     }
     routes
