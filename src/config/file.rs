@@ -283,10 +283,7 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
             }
         }
         site_listeners.push(mine);
-        let options = SiteOptions {
-            compress_cache_bytes,
-            ..SiteOptions::default()
-        };
+        let options = SiteOptions::default();
         let site_config = compile_site(
             index,
             site.get_ref(),
@@ -301,6 +298,7 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
 
     Config {
         source: Some(source.to_path_buf()),
+        compress_cache_bytes,
         listen,
         sites,
         routes,

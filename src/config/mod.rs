@@ -195,6 +195,8 @@ pub struct Config {
     pub workers: usize,
     /// Memory for the response cache, per worker; 0 turns it off.
     pub file_cache_bytes: usize,
+    /// Memory for compressed copies of files, per worker.
+    pub compress_cache_bytes: usize,
     pub conn: ConnLimits,
     pub max_connections: usize,
     pub shutdown_timeout: Duration,
@@ -290,7 +292,6 @@ impl Config {
                 listing: cli.listing,
                 hidden: cli.hidden,
                 compress: cli.compress,
-                compress_cache_bytes: cli.compress_cache_bytes,
                 cache_control: cli.cache_control,
                 ..SiteOptions::default()
             },
@@ -305,6 +306,7 @@ impl Config {
             access_logs,
             workers,
             file_cache_bytes: cli.file_cache_bytes,
+            compress_cache_bytes: cli.compress_cache_bytes,
             conn: ConnLimits {
                 head: HeadLimits {
                     max_head_bytes: cli.max_head_bytes,

@@ -16,7 +16,7 @@ use super::{Shared, serve};
 use crate::access_log::AccessLogs;
 use crate::cache::ResponseCache;
 use crate::config::Config;
-use crate::fs::Site;
+use crate::fs::{FileCaches, Site};
 use crate::vhost::{Route, VirtualHost};
 use crate::worker::timer::Timer;
 
@@ -40,7 +40,7 @@ fn shared(root: Option<&std::path::Path>) -> Rc<Shared> {
     let site = &config.sites[0];
     let host = VirtualHost {
         name: site.name.clone(),
-        files: Site::open(root, site.options.clone()).unwrap(),
+        files: Site::open(root, site.options.clone(), &FileCaches::new(1 << 20)).unwrap(),
         auth: None,
         access_log: None,
     };

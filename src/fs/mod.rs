@@ -42,6 +42,7 @@ pub mod rules;
 
 use std::borrow::Cow;
 use std::path::Path;
+use std::rc::Rc;
 
 use tracing::{Level, event};
 
@@ -68,9 +69,28 @@ pub struct Site {
     root: Root,
     options: SiteOptions,
     /// Content ETags per file version.
-    etags: Etags,
+    etags: Rc<Etags>,
     /// Compressed copies made for `--compress`.
-    compressed: CompressCache,
+    compressed: Rc<CompressCache>,
+}
+
+/// What a worker's sites share: the ETags and compressed copies of files. Both are keyed by the
+/// file's version (device, inode, size, modification time), so a file served by two sites is
+/// hashed and compressed once, and the memory bound is the worker's, not each site's.
+#[derive(Clone, Debug)]
+pub struct FileCaches {
+    etags: Rc<Etags>,
+    compressed: Rc<CompressCache>,
+}
+
+impl FileCaches {
+    /// `compress_cache_bytes` bounds the compressed copies.
+    pub fn new(compress_cache_bytes: usize) -> FileCaches {
+        FileCaches {
+            etags: Rc::new(Etags::default()),
+            compressed: Rc::new(CompressCache::new(compress_cache_bytes)),
+        }
+    }
 }
 
 /// What the pipeline answers: the response, and what the layers around it need to know of it.
@@ -108,8 +128,6 @@ pub struct SiteOptions {
     pub hidden: bool,
     /// Compress compressible files on the fly when no precompressed sibling exists.
     pub compress: bool,
-    /// Memory for compressed copies, per worker.
-    pub compress_cache_bytes: usize,
     /// `Cache-Control` value for files.
     pub cache_control: Option<String>,
     /// File names tried, in order, for a directory's URL.
@@ -128,7 +146,6 @@ impl Default for SiteOptions {
             listing: false,
             hidden: false,
             compress: false,
-            compress_cache_bytes: limits::COMPRESS_CACHE_BYTES,
             cache_control: None,
             index: vec![INDEX_FILE.to_string()],
             spa_fallback: None,
@@ -142,18 +159,21 @@ impl Default for SiteOptions {
 }
 
 impl Site {
-    /// Opens the site; `None` is the built-in welcome site.
-    pub fn open(root: Option<&Path>, options: SiteOptions) -> std::io::Result<Site> {
+    /// Opens the site; `None` is the built-in welcome site. `caches` are the worker's.
+    pub fn open(
+        root: Option<&Path>,
+        options: SiteOptions,
+        caches: &FileCaches,
+    ) -> std::io::Result<Site> {
         let root = match root {
             None => Root::Builtin,
             Some(path) => Root::Dir(RootDir::open(path)?),
         };
-        let compressed = CompressCache::new(options.compress_cache_bytes);
         Ok(Site {
             root,
             options,
-            etags: Etags::default(),
-            compressed,
+            etags: caches.etags.clone(),
+            compressed: caches.compressed.clone(),
         })
     }
 

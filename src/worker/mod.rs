@@ -27,7 +27,7 @@ use crate::access_log::AccessLogs;
 use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::conn::{self, Shared};
-use crate::fs::Site;
+use crate::fs::{FileCaches, Site};
 use crate::process;
 use crate::vhost::{Route, VirtualHost};
 use timer::Timer;
@@ -53,8 +53,9 @@ const ACCESS_LOG_FLUSH: Duration = Duration::from_secs(1);
 /// Runs worker number `id` (1-based) on `listeners` and returns its exit code.
 pub(crate) fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i32 {
     let mut hosts = Vec::with_capacity(config.sites.len());
+    let caches = FileCaches::new(config.compress_cache_bytes);
     for site in &config.sites {
-        match Site::open(site.root.as_deref(), site.options.clone()) {
+        match Site::open(site.root.as_deref(), site.options.clone(), &caches) {
             Ok(files) => hosts.push(VirtualHost {
                 name: site.name.clone(),
                 files,
