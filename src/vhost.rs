@@ -60,7 +60,13 @@ impl VirtualHost {
         }
         match auth.check(request.header("authorization")) {
             Verdict::Allowed => None,
-            Verdict::Denied => Some(auth.challenge()),
+            Verdict::Denied => {
+                let challenge = auth.challenge();
+                Some(match self.files.error_page(challenge.status) {
+                    Some(page) => page.carrying(challenge).response,
+                    None => challenge,
+                })
+            }
         }
     }
 }

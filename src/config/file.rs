@@ -480,7 +480,7 @@ fn compile_site(
             ),
         }
     }
-    options.rules = compile_rules(site, &options.index, problems);
+    options.rules = compile_rules(site, problems);
     let auth = site
         .auth
         .as_ref()
@@ -520,7 +520,7 @@ fn header_name_ok(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn compile_rules(site: &SiteSchema, index: &[String], problems: &mut Problems) -> Rules {
+fn compile_rules(site: &SiteSchema, problems: &mut Problems) -> Rules {
     let mut globs = globset::GlobSetBuilder::new();
     let mut rules = Vec::new();
     for rule in &site.headers {
@@ -599,7 +599,6 @@ fn compile_rules(site: &SiteSchema, index: &[String], problems: &mut Problems) -
     Rules {
         headers: HeaderRules { globs, rules },
         redirects,
-        index_name: index.first().cloned().unwrap_or_default(),
     }
 }
 

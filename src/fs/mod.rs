@@ -101,6 +101,25 @@ pub struct Reply {
     /// and is revalidated by comparing versions; `None` means it is made for this request
     /// (listings, errors), except compiled-in pages, which never change.
     pub version: Option<Version>,
+    /// The file served, relative to the root, when it is not the request's path (a directory's
+    /// index, the SPA fallback) and the site has header rules: they match either path.
+    served: Option<Vec<u8>>,
+}
+
+/// Fields an error's answer must keep when a configured page replaces its body: 405's `Allow`
+/// (RFC 9110 §15.5.6), 416's `Content-Range` (§15.5.17), 401's `WWW-Authenticate` (§15.5.2).
+const ERROR_FIELDS: [&str; 3] = ["Allow", "Content-Range", "WWW-Authenticate"];
+
+impl Reply {
+    /// This error page, with the fields of `error` that its status requires.
+    pub fn carrying(mut self, error: Response) -> Reply {
+        for (name, value) in error.headers {
+            if ERROR_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(&name)) {
+                self.response.headers.push((name, value));
+            }
+        }
+        self
+    }
 }
 
 impl From<Response> for Reply {
@@ -108,6 +127,7 @@ impl From<Response> for Reply {
         Reply {
             response,
             version: None,
+            served: None,
         }
     }
 }
@@ -150,10 +170,7 @@ impl Default for SiteOptions {
             index: vec![INDEX_FILE.to_string()],
             spa_fallback: None,
             error_pages: Vec::new(),
-            rules: rules::Rules {
-                index_name: INDEX_FILE.to_string(),
-                ..rules::Rules::default()
-            },
+            rules: rules::Rules::default(),
         }
     }
 }
@@ -212,11 +229,12 @@ impl Site {
             && reply.response.status != Status::NOT_FOUND
             && let Some(page) = self.error_page(reply.response.status)
         {
-            reply = page;
+            reply = page.carrying(reply.response);
         }
+        let served = reply.served.as_deref();
         self.options
             .rules
-            .apply_headers(&resolved, &mut reply.response);
+            .apply_headers(&resolved, served, &mut reply.response);
         reply
     }
 
@@ -297,7 +315,12 @@ impl Site {
         // 9. range, 10. body
         let version = Some(chosen.version);
         let response = body::respond(request, chosen, content_type, fields, range_applies);
-        Reply { response, version }
+        let served = (!self.options.rules.headers.rules.is_empty()).then(|| relative.to_vec());
+        Reply {
+            response,
+            version,
+            served,
+        }
     }
 
     fn serve_directory(
@@ -394,10 +417,10 @@ impl Site {
             .unwrap_or_else(|| builtin::not_found().into())
     }
 
-    /// The site's page for an error status, if it has one and it can be opened. Its fields
-    /// are the page's, not the error's: an error page stands in for the whole answer (as
-    /// nginx's `error_page`), and `Allow` or `Content-Range` would describe another resource.
-    fn error_page(&self, status: Status) -> Option<Reply> {
+    /// The site's page for an error status, if it has one and it can be opened: the page's
+    /// fields, plus those of the error that RFC 9110 requires with its status (see
+    /// `Reply::carrying`).
+    pub fn error_page(&self, status: Status) -> Option<Reply> {
         let Root::Dir(root) = &self.root else {
             return None;
         };
@@ -486,5 +509,6 @@ fn file_response(status: Status, opened: Opened, name: &[u8]) -> Reply {
     Reply {
         response: response.with_header("X-Content-Type-Options", "nosniff"),
         version: Some(version),
+        served: None,
     }
 }

@@ -28,8 +28,6 @@ const RULE_STATUSES: [u16; 9] = [200, 204, 206, 301, 302, 303, 304, 307, 308];
 pub struct Rules {
     pub headers: HeaderRules,
     pub redirects: Vec<Redirect>,
-    /// The first index file name: a directory's URL also matches header rules as this file.
-    pub index_name: String,
 }
 
 /// Header rules: the first whose glob matches the path applies.
@@ -88,14 +86,21 @@ impl Rules {
     }
 
     /// Applies the first header rule whose glob matches the path, if the status takes rules.
-    pub fn apply_headers(&self, resolved: &Resolved, response: &mut Response) {
+    /// `served` is the file that answered, relative to the root, when it is not the path (a
+    /// directory's index, the SPA fallback): a rule for either applies, the earlier first.
+    pub fn apply_headers(
+        &self,
+        resolved: &Resolved,
+        served: Option<&[u8]>,
+        response: &mut Response,
+    ) {
         if self.headers.rules.is_empty() || !RULE_STATUSES.contains(&response.status.code()) {
             return;
         }
-        let mut path = resolved.decoded();
-        let mut first = self.headers.first_match(&path);
-        if path.ends_with(b"/") {
-            path.extend_from_slice(self.index_name.as_bytes());
+        let mut first = self.headers.first_match(&resolved.decoded());
+        if let Some(served) = served {
+            let mut path = vec![b'/'];
+            path.extend_from_slice(served);
             let as_index = self.headers.first_match(&path);
             first = match (first, as_index) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -164,7 +169,6 @@ mod tests {
                     status: Status::FOUND,
                 },
             ],
-            index_name: "index.html".into(),
         }
     }
 
@@ -172,7 +176,12 @@ mod tests {
         let mut response = Response::error(status)
             .with_header("Last-Modified", "x")
             .with_header("cache-control", "old");
-        rules().apply_headers(&resolve(path).unwrap(), &mut response);
+        let resolved = resolve(path).unwrap();
+        // As the file pipeline says: a directory's URL is served by its index.
+        let index = resolved
+            .trailing_slash
+            .then(|| resolved.child(b"index.html"));
+        rules().apply_headers(&resolved, index.as_deref(), &mut response);
         let mut fields: Vec<_> = response
             .headers
             .iter()
