@@ -1,0 +1,284 @@
+//! The configuration file as its author meets it: `forkhttpd -t -c FILE` says the file is valid
+//! or lists every problem as `FILE:line:column: problem`; starting from a bad file exits 1 with
+//! nothing left running; `-c` does not mix with the site options of the command line.
+
+mod support;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Writes `text` to `dir/name` (making its folders) and returns the path.
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
+        .args(args)
+        .output()
+        .expect("run forkhttpd")
+}
+
+fn check(file: &Path) -> Output {
+    run(&["-t", "-c", file.to_str().unwrap()])
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `line:column` (1-based, column in characters) where `needle` first occurs in `text`:
+/// computed here so the expected places follow the configuration text below.
+fn at(text: &str, needle: &str) -> String {
+    let offset = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} in the file"));
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+        .chars()
+        .count()
+        + 1;
+    format!("{line}:{column}")
+}
+
+/// The problem lines of a failed check: each must be `forkhttpd: error: FILE:line:column: ...`.
+fn problems(output: &Output, file: &Path) -> Vec<String> {
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(output));
+    let prefix = format!("forkhttpd: error: {}:", file.display());
+    let text = stderr(output);
+    let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    assert!(!lines.is_empty(), "no problem listed");
+    for line in &lines {
+        assert!(line.starts_with(&prefix), "not placed in the file: {line}");
+    }
+    lines
+}
+
+fn line_at<'a>(lines: &'a [String], file: &Path, place: &str) -> &'a str {
+    let wanted = format!("{}:{place}: ", file.display());
+    lines
+        .iter()
+        .find(|line| line.contains(&wanted))
+        .unwrap_or_else(|| panic!("no problem at {place} in:\n{}", lines.join("\n")))
+}
+
+#[test]
+fn a_good_file_is_valid_from_any_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "www/index.html", "home");
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    write(dir.path(), "htpasswd", &format!("ann:{hash}\n"));
+    let file = write(
+        dir.path(),
+        "site.toml",
+        r#"
+workers = 2
+log_level = "warn"
+[limits]
+header_timeout = 5
+max_connections = 100
+[[site]]
+listen = ["127.0.0.1:0"]
+server_names = ["a.test", "*.b.test"]
+default = true
+root = "www"
+index = ["index.html"]
+cache_control = "no-cache"
+spa_fallback = "/index.html"
+error_pages = { 404 = "/404.html" }
+access_log = { path = "access.log", format = "json" }
+[[site.headers]]
+path = "/assets/**"
+set = { "Cache-Control" = "public, max-age=31536000, immutable" }
+remove = ["Last-Modified"]
+[[site.redirects]]
+from = "/old/"
+to = "https://example.com/new/"
+prefix = true
+status = 308
+[site.auth]
+realm = "staff"
+users_file = "htpasswd"
+paths = ["/private/**"]
+"#,
+    );
+    // Relative paths ("www", "htpasswd", "access.log") are the file's folder's, wherever the
+    // check runs from.
+    let output = Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
+        .args(["-t", "-c", file.to_str().unwrap()])
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(
+        stderr(&output).trim_end(),
+        format!("forkhttpd: {} is valid", file.display())
+    );
+}
+
+#[test]
+fn an_unknown_key_is_placed_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "www/index.html", "home");
+    let text = "workers = 1\n[[site]]\n  lisen = [\"127.0.0.1:0\"]\nroot = \"www\"\n";
+    let file = write(dir.path(), "site.toml", text);
+    let lines = problems(&check(&file), &file);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = line_at(&lines, &file, &at(text, "lisen"));
+    assert!(line.contains("unknown field `lisen`"), "{line}");
+}
+
+#[test]
+fn a_wrong_type_is_placed_at_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "www/index.html", "home");
+    let text = "workers = \"four\"\n[[site]]\nlisten = [\"127.0.0.1:0\"]\nroot = \"www\"\n";
+    let file = write(dir.path(), "site.toml", text);
+    let lines = problems(&check(&file), &file);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let line = line_at(&lines, &file, &at(text, "\"four\""));
+    assert!(line.contains("invalid type"), "{line}");
+}
+
+#[test]
+fn every_problem_in_one_file_is_listed_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "www/index.html", "home");
+    write(
+        dir.path(),
+        "htpasswd",
+        "ann:$apr1$abc$0123456789abcdefghijkl\n",
+    );
+    let text = r#"workers = 1
+
+[[site]]
+listen = ["127.0.0.1:0"]
+server_names = ["a.test"]
+root = "no-such-folder"
+access_log = { path = "access.log", format = "xml" }
+
+[[site.headers]]
+path = "/a/[b"
+set = { "X-A" = "1" }
+
+[[site.redirects]]
+from = "/old"
+to = "/new"
+status = 305
+
+[site.auth]
+realm = "staff"
+users_file = "htpasswd"
+paths = ["/private/**"]
+
+[[site]]
+listen = ["127.0.0.1:0"]
+server_names = ["A.Test"]
+root = "www"
+"#;
+    let file = write(dir.path(), "site.toml", text);
+    let lines = problems(&check(&file), &file);
+    let expected = [
+        (at(text, "\"no-such-folder\""), "No such file or directory"),
+        (at(text, "\"xml\""), "xml"),
+        (at(text, "\"/a/[b\""), "glob"),
+        (at(text, "305"), "status must be 301, 302, 303, 307 or 308"),
+        (at(text, "\"htpasswd\""), "not bcrypt"),
+        (at(text, "\"A.Test\""), "claimed by site 1"),
+    ];
+    for (place, words) in &expected {
+        let line = line_at(&lines, &file, place);
+        assert!(line.contains(words), "{line} should say {words:?}");
+    }
+    assert_eq!(lines.len(), expected.len(), "{}", lines.join("\n"));
+}
+
+#[test]
+fn starting_from_a_bad_file_exits_1_and_leaves_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "www/index.html", "home");
+    let free = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let text = format!(
+        "workers = 2\n[[site]]\nlisten = [\"127.0.0.1:{port}\"]\nroot = \"www\"\n\
+         [[site.redirects]]\nfrom = \"/a\"\nto = \"/b\"\nstatus = 200\n"
+    );
+    let file = write(dir.path(), "site.toml", &text);
+    let output = run(&["-c", file.to_str().unwrap()]);
+    let lines = problems(&output, &file);
+    line_at(&lines, &file, &at(&text, "200"));
+    // output() waited for the process: had it bound the port or forked a worker, the port
+    // would still be taken.
+    assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
+}
+
+#[test]
+fn a_port_in_use_fails_the_start_and_frees_the_ports_already_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "www/index.html", "home");
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken_port = taken.local_addr().unwrap().port();
+    let free = TcpListener::bind("127.0.0.1:0").unwrap();
+    let free_port = free.local_addr().unwrap().port();
+    drop(free);
+    let text = format!(
+        "workers = 2\n[[site]]\nlisten = [\"127.0.0.1:{free_port}\"]\nroot = \"www\"\n\
+         [[site]]\nlisten = [\"127.0.0.1:{taken_port}\"]\nroot = \"www\"\n"
+    );
+    let file = write(dir.path(), "site.toml", &text);
+    assert_eq!(
+        check(&file).status.code(),
+        Some(0),
+        "the file itself is good"
+    );
+    let output = run(&["-c", file.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stderr(&output);
+    assert!(
+        text.contains(&format!("cannot listen on 127.0.0.1:{taken_port}")),
+        "{text}"
+    );
+    assert!(TcpListener::bind(("127.0.0.1", free_port)).is_ok());
+}
+
+#[test]
+fn a_config_file_does_not_mix_with_site_options() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "www/index.html", "home");
+    let file = write(
+        dir.path(),
+        "site.toml",
+        "workers = 1\n[[site]]\nlisten = [\"127.0.0.1:0\"]\nroot = \"www\"\n",
+    );
+    let file = file.to_str().unwrap();
+    for extra in [&["-l", "127.0.0.1:0"][..], &["-w", "2"], &["/srv"]] {
+        let mut args = vec!["-c", file];
+        args.extend(extra);
+        let output = run(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains("cannot be used with"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn the_example_file_in_the_repository_is_valid() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/forkhttpd.toml");
+    let output = check(&example);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("is valid"), "{}", stderr(&output));
+}
