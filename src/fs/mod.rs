@@ -114,7 +114,7 @@ impl Reply {
     /// This error page, with the fields of `error` that its status requires.
     pub fn carrying(mut self, error: Response) -> Reply {
         for (name, value) in error.headers {
-            if ERROR_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(&name)) {
+            if ERROR_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(name)) {
                 self.response.headers.push((name, value));
             }
         }
