@@ -23,6 +23,11 @@ const CHALLENGE: &str = "Basic realm=\"staff\", charset=\"UTF-8\"";
 
 /// A site whose `/private/**` is for ann (password "right") and bob (password "other").
 fn start(dir: &Path) -> Server {
+    start_with(dir, "")
+}
+
+/// `start`, with `site_lines` added to the site.
+fn start_with(dir: &Path, site_lines: &str) -> Server {
     write(dir, "www/index.html", "home");
     write(dir, "www/public/y.txt", "for everyone");
     write(dir, "www/private/x.txt", SECRET);
@@ -34,20 +39,18 @@ fn start(dir: &Path) -> Server {
         "htpasswd",
         &format!("# staff\nann:{ann}\n\nbob:{bob}\n"),
     );
-    let file = write(
-        dir,
-        "site.toml",
-        r#"
+    let config = r#"
 workers = 1
 [[site]]
 listen = ["127.0.0.1:0"]
 root = "www"
+SITE_LINES
 [site.auth]
 realm = "staff"
 users_file = "htpasswd"
 paths = ["/private/**"]
-"#,
-    );
+"#;
+    let file = write(dir, "site.toml", &config.replace("SITE_LINES", site_lines));
     Server::start_exact(&["-c", file.to_str().unwrap()])
 }
 
@@ -168,4 +171,14 @@ fn a_cached_protected_file_is_never_served_without_credentials() {
         assert_denied(&client.response(), "wrong password after a cached 200");
     }
     assert_denied(&get(server.addr(), "/private/x.txt"), "a new connection");
+}
+
+#[test]
+fn a_configured_401_page_keeps_the_challenge() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "www/errors/401.html", "who are you?");
+    let server = start_with(dir.path(), "error_pages = { 401 = \"/errors/401.html\" }");
+    let denied = with(server.addr(), "/private/x.txt", "staff:wrong");
+    assert_eq!(denied.text(), "who are you?");
+    assert_denied(&denied, "the configured page");
 }

@@ -309,3 +309,34 @@ fn a_directory_url_matches_header_rules_as_the_index_file_it_serves() {
     assert_eq!(slash.text(), "only: index");
     assert_eq!(slash.header("x-index"), Some("yes"), "{}", slash.head);
 }
+
+#[test]
+fn an_error_page_keeps_the_fields_its_status_requires() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "www/index.html", "home");
+    write(dir.path(), "www/errors/405.html", "custom 405");
+    write(dir.path(), "www/errors/416.html", "custom 416");
+    let server = start(
+        dir.path(),
+        "error_pages = { 405 = \"/errors/405.html\", 416 = \"/errors/416.html\" }\n",
+    );
+    let post = exchange(
+        server.addr(),
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(post.status, 405);
+    assert_eq!(post.text(), "custom 405");
+    assert_eq!(
+        post.header("allow"),
+        Some("GET, HEAD, OPTIONS"),
+        "RFC 9110 §15.5.6"
+    );
+    let range = get_with(server.addr(), "/index.html", "Range: bytes=100-200\r\n");
+    assert_eq!(range.status, 416);
+    assert_eq!(range.text(), "custom 416");
+    assert_eq!(
+        range.header("content-range"),
+        Some("bytes */4"),
+        "RFC 9110 §15.5.17"
+    );
+}

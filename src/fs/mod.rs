@@ -197,6 +197,31 @@ impl Site {
     /// Runs the pipeline for one request; `accepted` is its Accept-Encoding, parsed once by the
     /// caller, which needs it too.
     pub fn serve(&self, request: &Request<'_, '_>, accepted: &Accepted) -> Reply {
+        let mut resolved = None;
+        let mut reply = self.pipeline(request, accepted, &mut resolved);
+        // 11. site rules
+        if reply.response.status.code() >= 400
+            && reply.response.status != Status::NOT_FOUND
+            && let Some(page) = self.error_page(reply.response.status)
+        {
+            reply = page.carrying(reply.response);
+        }
+        if let Some(resolved) = &resolved {
+            let served = reply.served.as_deref();
+            self.options
+                .rules
+                .apply_headers(resolved, served, &mut reply.response);
+        }
+        reply
+    }
+
+    /// Steps 1 to 10; `resolved` gets the decoded path once there is one.
+    fn pipeline(
+        &self,
+        request: &Request<'_, '_>,
+        accepted: &Accepted,
+        resolved: &mut Option<Resolved>,
+    ) -> Reply {
         // 1. method
         match request.method {
             Method::Get | Method::Head => {}
@@ -217,25 +242,13 @@ impl Site {
             Err(status) => return Response::error(status).into(),
         };
         let resolved = match path::resolve(target.path) {
-            Ok(resolved) => resolved,
+            Ok(path) => resolved.insert(path),
             Err(status) => return Response::error(status).into(),
         };
-        if let Some(redirect) = self.options.rules.redirect(&resolved, target.query) {
+        if let Some(redirect) = self.options.rules.redirect(resolved, target.query) {
             return redirect.into();
         }
-        let mut reply = self.serve_path(request, accepted, &resolved, target.query);
-        // 11. site rules
-        if reply.response.status.code() >= 400
-            && reply.response.status != Status::NOT_FOUND
-            && let Some(page) = self.error_page(reply.response.status)
-        {
-            reply = page.carrying(reply.response);
-        }
-        let served = reply.served.as_deref();
-        self.options
-            .rules
-            .apply_headers(&resolved, served, &mut reply.response);
-        reply
+        self.serve_path(request, accepted, resolved, target.query)
     }
 
     /// Steps 4 to 10.
