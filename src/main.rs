@@ -14,6 +14,9 @@ fn main() -> ExitCode {
         Err(e) => return fail(&e),
     };
     if test_only {
+        if let Err(e) = forkhttpd::master::check(&config) {
+            return fail(&e);
+        }
         match source {
             Some(path) => eprintln!("forkhttpd: {} is valid", path.display()),
             None => eprintln!("forkhttpd: the options are valid"),

@@ -282,3 +282,18 @@ fn the_example_file_in_the_repository_is_valid() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(stderr(&output).contains("is valid"), "{}", stderr(&output));
 }
+
+#[test]
+fn test_mode_checks_the_command_line_s_root_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let output = run(&["-t", missing.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cannot serve"),
+        "{}",
+        stderr(&output)
+    );
+    let output = run(&["-t", dir.path().to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}

@@ -103,6 +103,12 @@ fn announce(config: &Config, listeners: &[TcpListener]) {
     }
 }
 
+/// What `-t` checks beyond loading: that every root opens (a configuration file's loader has
+/// checked that already; the command line's has not).
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    check_roots(config)
+}
+
 fn check_roots(config: &Config) -> anyhow::Result<()> {
     config.sites.iter().try_for_each(check_root)
 }
