@@ -671,4 +671,33 @@ mod tests {
             .unwrap();
         assert!(now.secs.abs_diff(wall.as_secs()) <= 1 && now.millis < 1000);
     }
+
+    proptest::proptest! {
+        /// Whatever bytes a request carries, a combined line is printable ASCII and a json
+        /// line is one valid object holding those bytes' fields: no input writes a line.
+        #[test]
+        fn no_field_forges_a_line(
+            user in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+            target in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            agent in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+        ) {
+            let fields = RequestFields {
+                user: Some(&user),
+                request_line: Some(&target),
+                target: Some(&target),
+                user_agent: Some(&agent),
+                ..fields()
+            };
+            let combined = line(Format::Combined, &fields);
+            proptest::prop_assert!(combined.iter().all(|b| (0x20..=0x7E).contains(b)));
+            let json = line(Format::Json, &fields);
+            proptest::prop_assert!(!json.contains(&b'\n'));
+            let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            let agent_text = value["user_agent"].as_str().unwrap();
+            // Valid UTF-8 comes back as it was sent.
+            if let Ok(sent) = std::str::from_utf8(&agent) {
+                proptest::prop_assert_eq!(agent_text, sent);
+            }
+        }
+    }
 }
