@@ -1,6 +1,7 @@
 //! A configuration file's sites each write their own access log: two sites on one socket, two
-//! files; a request goes to the log of the site that answered it, and a request for a name no
-//! site claims, or one rejected before it names any, to the socket's default site's log.
+//! files; a request goes to the log of the site that answered it (rejections included, once its
+//! head named one), and a request for a name no site claims, or one rejected before it names
+//! any, to the socket's default site's log.
 
 mod support;
 
@@ -88,4 +89,40 @@ fn each_site_of_a_config_file_logs_to_its_own_file() {
         fields(&b),
         vec![("b.test".into(), "/hello.txt?to=b".into(), 200)]
     );
+}
+
+/// A body too large for `max_body_bytes` gets 413 whether its Content-Length says so up front
+/// or its chunks show it. Either way the head was whole and named b.test, so the line is
+/// b.test's, with the request's method and target, as nginx logs it in the named server.
+#[test]
+fn a_413_is_logged_by_the_site_the_request_named() {
+    let site = Site::new();
+    let dir = site.dir.path();
+    let server = start_two_sites(&site);
+    let chunked = b"POST /hello.txt?chunked HTTP/1.1\r\nHost: b.test\r\n\
+                    Transfer-Encoding: chunked\r\n\r\n2000\r\n";
+    assert_eq!(exchange(server.addr(), chunked).status, 413);
+    let declared = b"POST /hello.txt?length HTTP/1.1\r\nHost: b.test\r\n\
+                     Content-Length: 5000\r\n\r\n";
+    assert_eq!(exchange(server.addr(), declared).status, 413);
+
+    let a = stop_and_read(server, &dir.join("a.log"));
+    let b = lines_in(&dir.join("logs/b.log"));
+    assert!(a.is_empty(), "nothing for a.test:\n{}", a.join("\n"));
+    let logged: Vec<(Value, Value, Value, Value)> = b
+        .iter()
+        .map(|line| {
+            let value = json(line);
+            let field = |key: &str| value[key].clone();
+            (
+                field("site"),
+                field("method"),
+                field("target"),
+                field("status"),
+            )
+        })
+        .collect();
+    let expected = ["/hello.txt?chunked", "/hello.txt?length"]
+        .map(|target| ("b.test".into(), "POST".into(), target.into(), 413.into()));
+    assert_eq!(logged, expected, "{}", b.join("\n"));
 }
