@@ -1,10 +1,12 @@
 //! Test support: starts the real `forkhttpd` binary on free loopback ports, waits for its log
 //! lines instead of sleeping, and speaks raw HTTP over real sockets. One file per purpose:
 //! `server` (the process and its log), `client` (raw HTTP), `procfs` (what /proc says about
-//! processes and sockets), `fixtures` (files on disk).
+//! processes and sockets), `fixtures` (files on disk), `access_log` (reading what the access
+//! log wrote).
 
 #![allow(dead_code)]
 
+mod access_log;
 mod client;
 mod fixtures;
 mod procfs;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 
 // Each test file uses some of these; the rest would warn as unused imports.
 #[allow(unused_imports)]
-pub use {client::*, fixtures::*, procfs::*, server::*};
+pub use {access_log::*, client::*, fixtures::*, procfs::*, server::*};
 
 /// Upper bound on any wait in a test: a hung server fails the test instead of hanging it.
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
