@@ -82,7 +82,7 @@ fn each_site_of_a_config_file_logs_to_its_own_file() {
             ("a.test".into(), "/missing?to=www-a".into(), 404),
             // A name no site claims, and a request without one, go to the first site.
             ("a.test".into(), "/hello.txt?to=default".into(), 200),
-            ("a.test".into(), Value::Null, 400),
+            ("a.test".into(), "/?to=bad".into(), 400),
         ]
     );
     assert_eq!(

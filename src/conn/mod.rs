@@ -389,8 +389,36 @@ impl<S: Stream> Connection<S> {
         }
     }
 
+    /// The site a refused request named, read leniently from what was received: its
+    /// absolute-form authority or Host, if the head got that far; else the default site. Only
+    /// for its log line: it was answered without a site.
+    fn refused_site(&self) -> usize {
+        let route = &self.origin.route;
+        if route.is_single() {
+            return route.default;
+        }
+        let mut fields = [httparse::EMPTY_HEADER; 64];
+        let mut head = httparse::Request::new(&mut fields);
+        // A partial head fills what it has; an error leaves what was read before it.
+        let _ = head.parse(&self.input);
+        let absolute = head.path.and_then(|target| {
+            crate::http::target::absolute_authority(target)
+                .ok()
+                .flatten()
+        });
+        let host = absolute.or_else(|| {
+            let host = head
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("host"))?;
+            std::str::from_utf8(host.value).ok()
+        });
+        route.select(host)
+    }
+
     /// Renders the request's side of its access log line: `request` with its head's length,
-    /// or `None` for a request that could not be parsed, whose first line is logged as sent.
+    /// or `None` for a request that could not be parsed, whose first line is logged as sent
+    /// (and, in json, split at its two spaces if it has exactly two).
     fn begin_log(
         &self,
         sink: SinkId,
@@ -406,17 +434,25 @@ impl<S: Stream> Connection<S> {
             .and_then(|(r, _)| r.header("authorization"))
             .and_then(crate::auth::basic_user);
         let request = request.map(|(r, _)| r);
+        let (method, target, protocol) = match request {
+            Some(r) => (
+                request_line.and_then(|l| l.split(|&b| b == b' ').next()),
+                Some(r.target.as_bytes()),
+                Some(match r.version {
+                    Version::Http10 => "HTTP/1.0",
+                    Version::Http11 => "HTTP/1.1",
+                }),
+            ),
+            None => split_request_line(request_line),
+        };
         let fields = RequestFields {
             peer: self.origin.peer.ip(),
             user: user.as_deref().map(str::as_bytes),
             site: &host.name,
             request_line,
-            method: request.and(request_line.and_then(|l| l.split(|&b| b == b' ').next())),
-            target: request.map(|r| r.target.as_bytes()),
-            protocol: request.map(|r| match r.version {
-                Version::Http10 => "HTTP/1.0",
-                Version::Http11 => "HTTP/1.1",
-            }),
+            method,
+            target,
+            protocol,
             referer: request.and_then(|r| r.header("referer")),
             user_agent: request.and_then(|r| r.header("user-agent")),
         };
@@ -571,11 +607,11 @@ impl<S: Stream> Connection<S> {
     /// the error table gives.
     async fn reject(&mut self, refusal: Box<Refusal>) -> Result<(), Failure> {
         let Refusal { rejection, log } = *refusal;
-        // A request that could not be read is logged by the socket's default site, as nginx
-        // logs it in its default server, with its first line as it came.
+        // A request that could not be read is logged with its first line as it came, by the
+        // site its Host names if it got that far (a 413 for its Content-Length, a 505), else
+        // by the socket's default site, as nginx logs it in its default server.
         let log = log.or_else(|| {
-            let route = &self.origin.route;
-            let host = &self.shared.hosts[route.default];
+            let host = &self.shared.hosts[self.refused_site()];
             let sink = host.access_log?;
             Some(self.begin_log(sink, host, None))
         });
@@ -630,6 +666,23 @@ impl<S: Stream> Connection<S> {
 
     async fn linger(&mut self) {
         io::linger(&mut self.stream, &self.shared.deadlines, self.slot).await;
+    }
+}
+
+/// A refused request's line as `method target protocol`, if it has that shape: three parts
+/// between two single spaces, the protocol text. Logged as sent (escaped), never interpreted.
+type LineParts<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, Option<&'a str>);
+
+fn split_request_line(line: Option<&[u8]>) -> LineParts<'_> {
+    let parts: Option<Vec<&[u8]>> = line.map(|l| l.split(|&b| b == b' ').collect());
+    match parts.as_deref() {
+        Some([method, target, protocol]) if !method.is_empty() && !target.is_empty() => {
+            match std::str::from_utf8(protocol) {
+                Ok(protocol) => (Some(method), Some(target), Some(protocol)),
+                Err(_) => (None, None, None),
+            }
+        }
+        _ => (None, None, None),
     }
 }
 
