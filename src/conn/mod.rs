@@ -6,6 +6,11 @@
 //! bytes under the right deadline. Request bodies are framed and discarded so the next request
 //! starts at the right byte. A request that cannot be read gets its error response and the
 //! connection is closed, after a lingering read so the response is not lost to a reset.
+//!
+//! Each request is answered by the site its authority names among those on the connection's
+//! socket (`vhost::Route`). Its access log line is begun as soon as it is parsed, while its
+//! bytes are in the input buffer, and completed at `finished()`, the one point every response
+//! passes, with the body bytes that did go out.
 
 mod buffers;
 mod deadlines;
