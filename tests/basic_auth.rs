@@ -5,18 +5,10 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine;
-use support::{Client, Response, Server, exchange, get, get_with};
-
-/// Writes `text` to `dir/name` (making its folders) and returns the path.
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use support::{Client, Response, Server, exchange, get, get_with, write_file};
 
 const SECRET: &str = "the staff-only file";
 const CHALLENGE: &str = "Basic realm=\"staff\", charset=\"UTF-8\"";
@@ -28,13 +20,13 @@ fn start(dir: &Path) -> Server {
 
 /// `start`, with `site_lines` added to the site.
 fn start_with(dir: &Path, site_lines: &str) -> Server {
-    write(dir, "www/index.html", "home");
-    write(dir, "www/public/y.txt", "for everyone");
-    write(dir, "www/private/x.txt", SECRET);
-    write(dir, "www/private/index.html", "private home");
+    write_file(dir, "www/index.html", "home");
+    write_file(dir, "www/public/y.txt", "for everyone");
+    write_file(dir, "www/private/x.txt", SECRET);
+    write_file(dir, "www/private/index.html", "private home");
     let ann = bcrypt::hash("right", 4).unwrap();
     let bob = bcrypt::hash("other", 4).unwrap();
-    write(
+    write_file(
         dir,
         "htpasswd",
         &format!("# staff\nann:{ann}\n\nbob:{bob}\n"),
@@ -50,7 +42,7 @@ realm = "staff"
 users_file = "htpasswd"
 paths = ["/private/**"]
 "#;
-    let file = write(dir, "site.toml", &config.replace("SITE_LINES", site_lines));
+    let file = write_file(dir, "site.toml", &config.replace("SITE_LINES", site_lines));
     Server::start_exact(&["-c", file.to_str().unwrap()])
 }
 
@@ -176,7 +168,7 @@ fn a_cached_protected_file_is_never_served_without_credentials() {
 #[test]
 fn a_configured_401_page_keeps_the_challenge() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "www/errors/401.html", "who are you?");
+    write_file(dir.path(), "www/errors/401.html", "who are you?");
     let server = start_with(dir.path(), "error_pages = { 401 = \"/errors/401.html\" }");
     let denied = with(server.addr(), "/private/x.txt", "staff:wrong");
     assert_eq!(denied.text(), "who are you?");

@@ -4,17 +4,11 @@
 
 mod support;
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use support::{place_of, write_file};
 
-/// Writes `text` to `dir/name` (making its folders) and returns the path.
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
 
 fn run(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
@@ -29,21 +23,6 @@ fn check(file: &Path) -> Output {
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// `line:column` (1-based, column in characters) where `needle` first occurs in `text`:
-/// computed here so the expected places follow the configuration text below.
-fn at(text: &str, needle: &str) -> String {
-    let offset = text
-        .find(needle)
-        .unwrap_or_else(|| panic!("{needle:?} in the file"));
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
-        .chars()
-        .count()
-        + 1;
-    format!("{line}:{column}")
 }
 
 /// The problem lines of a failed check: each must be `forkhttpd: error: FILE:line:column: ...`.
@@ -70,10 +49,10 @@ fn line_at<'a>(lines: &'a [String], file: &Path, place: &str) -> &'a str {
 #[test]
 fn a_good_file_is_valid_from_any_working_directory() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "www/index.html", "home");
+    write_file(dir.path(), "www/index.html", "home");
     let hash = bcrypt::hash("pw", 4).unwrap();
-    write(dir.path(), "htpasswd", &format!("ann:{hash}\n"));
-    let file = write(
+    write_file(dir.path(), "htpasswd", &format!("ann:{hash}\n"));
+    let file = write_file(
         dir.path(),
         "site.toml",
         r#"
@@ -124,32 +103,32 @@ paths = ["/private/**"]
 #[test]
 fn an_unknown_key_is_placed_where_it_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "www/index.html", "home");
+    write_file(dir.path(), "www/index.html", "home");
     let text = "workers = 1\n[[site]]\n  lisen = [\"127.0.0.1:0\"]\nroot = \"www\"\n";
-    let file = write(dir.path(), "site.toml", text);
+    let file = write_file(dir.path(), "site.toml", text);
     let lines = problems(&check(&file), &file);
     assert_eq!(lines.len(), 1, "{lines:?}");
-    let line = line_at(&lines, &file, &at(text, "lisen"));
+    let line = line_at(&lines, &file, &place_of(text, "lisen"));
     assert!(line.contains("unknown field `lisen`"), "{line}");
 }
 
 #[test]
 fn a_wrong_type_is_placed_at_the_value() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "www/index.html", "home");
+    write_file(dir.path(), "www/index.html", "home");
     let text = "workers = \"four\"\n[[site]]\nlisten = [\"127.0.0.1:0\"]\nroot = \"www\"\n";
-    let file = write(dir.path(), "site.toml", text);
+    let file = write_file(dir.path(), "site.toml", text);
     let lines = problems(&check(&file), &file);
     assert_eq!(lines.len(), 1, "{lines:?}");
-    let line = line_at(&lines, &file, &at(text, "\"four\""));
+    let line = line_at(&lines, &file, &place_of(text, "\"four\""));
     assert!(line.contains("invalid type"), "{line}");
 }
 
 #[test]
 fn every_problem_in_one_file_is_listed_in_place() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "www/index.html", "home");
-    write(
+    write_file(dir.path(), "www/index.html", "home");
+    write_file(
         dir.path(),
         "htpasswd",
         "ann:$apr1$abc$0123456789abcdefghijkl\n",
@@ -181,15 +160,21 @@ listen = ["127.0.0.1:0"]
 server_names = ["A.Test"]
 root = "www"
 "#;
-    let file = write(dir.path(), "site.toml", text);
+    let file = write_file(dir.path(), "site.toml", text);
     let lines = problems(&check(&file), &file);
     let expected = [
-        (at(text, "\"no-such-folder\""), "No such file or directory"),
-        (at(text, "\"xml\""), "xml"),
-        (at(text, "\"/a/[b\""), "glob"),
-        (at(text, "305"), "status must be 301, 302, 303, 307 or 308"),
-        (at(text, "\"htpasswd\""), "not bcrypt"),
-        (at(text, "\"A.Test\""), "claimed by site 1"),
+        (
+            place_of(text, "\"no-such-folder\""),
+            "No such file or directory",
+        ),
+        (place_of(text, "\"xml\""), "xml"),
+        (place_of(text, "\"/a/[b\""), "glob"),
+        (
+            place_of(text, "305"),
+            "status must be 301, 302, 303, 307 or 308",
+        ),
+        (place_of(text, "\"htpasswd\""), "not bcrypt"),
+        (place_of(text, "\"A.Test\""), "claimed by site 1"),
     ];
     for (place, words) in &expected {
         let line = line_at(&lines, &file, place);
@@ -201,7 +186,7 @@ root = "www"
 #[test]
 fn starting_from_a_bad_file_exits_1_and_leaves_nothing_running() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "www/index.html", "home");
+    write_file(dir.path(), "www/index.html", "home");
     let free = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = free.local_addr().unwrap().port();
     drop(free);
@@ -209,10 +194,10 @@ fn starting_from_a_bad_file_exits_1_and_leaves_nothing_running() {
         "workers = 2\n[[site]]\nlisten = [\"127.0.0.1:{port}\"]\nroot = \"www\"\n\
          [[site.redirects]]\nfrom = \"/a\"\nto = \"/b\"\nstatus = 200\n"
     );
-    let file = write(dir.path(), "site.toml", &text);
+    let file = write_file(dir.path(), "site.toml", &text);
     let output = run(&["-c", file.to_str().unwrap()]);
     let lines = problems(&output, &file);
-    line_at(&lines, &file, &at(&text, "200"));
+    line_at(&lines, &file, &place_of(&text, "200"));
     // output() waited for the process: had it bound the port or forked a worker, the port
     // would still be taken.
     assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
@@ -221,7 +206,7 @@ fn starting_from_a_bad_file_exits_1_and_leaves_nothing_running() {
 #[test]
 fn a_port_in_use_fails_the_start_and_frees_the_ports_already_bound() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "www/index.html", "home");
+    write_file(dir.path(), "www/index.html", "home");
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_port = taken.local_addr().unwrap().port();
     let free = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -231,7 +216,7 @@ fn a_port_in_use_fails_the_start_and_frees_the_ports_already_bound() {
         "workers = 2\n[[site]]\nlisten = [\"127.0.0.1:{free_port}\"]\nroot = \"www\"\n\
          [[site]]\nlisten = [\"127.0.0.1:{taken_port}\"]\nroot = \"www\"\n"
     );
-    let file = write(dir.path(), "site.toml", &text);
+    let file = write_file(dir.path(), "site.toml", &text);
     assert_eq!(
         check(&file).status.code(),
         Some(0),
@@ -250,8 +235,8 @@ fn a_port_in_use_fails_the_start_and_frees_the_ports_already_bound() {
 #[test]
 fn a_config_file_does_not_mix_with_site_options() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "www/index.html", "home");
-    let file = write(
+    write_file(dir.path(), "www/index.html", "home");
+    let file = write_file(
         dir.path(),
         "site.toml",
         "workers = 1\n[[site]]\nlisten = [\"127.0.0.1:0\"]\nroot = \"www\"\n",

@@ -5,31 +5,8 @@
 mod support;
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
 
-use support::{SIGHUP, Server, children_of, exchange};
-
-/// Writes `text` to `dir/name` (making its folders) and returns the path.
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// `line:column` (1-based) where `needle` first occurs in `text`.
-fn at(text: &str, needle: &str) -> String {
-    let offset = text
-        .find(needle)
-        .unwrap_or_else(|| panic!("{needle:?} in the file"));
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before[before.rfind('\n').map_or(0, |i| i + 1)..]
-        .chars()
-        .count()
-        + 1;
-    format!("{line}:{column}")
-}
+use support::{SIGHUP, Server, children_of, exchange, place_of, write_file};
 
 fn get(addr: SocketAddr, host: &str, path: &str) -> support::Response {
     let response = exchange(
@@ -58,9 +35,9 @@ root = "v1"
 #[test]
 fn a_bad_file_is_refused_and_a_good_one_applied() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "v1/hello.txt", "version 1");
-    write(dir.path(), "v2/hello.txt", "version 2");
-    let file = write(dir.path(), "site.toml", V1);
+    write_file(dir.path(), "v1/hello.txt", "version 1");
+    write_file(dir.path(), "v2/hello.txt", "version 2");
+    let file = write_file(dir.path(), "site.toml", V1);
     let server = Server::start_exact(&["-c", file.to_str().unwrap()]);
     let addr = server.addr();
     let workers = children_of(server.pid());
@@ -75,11 +52,11 @@ root = "nowhere"
 path = "/a/[b"
 set = { "X-Generation" = "bad" }
 "#;
-    write(dir.path(), "site.toml", bad);
+    write_file(dir.path(), "site.toml", bad);
     server.signal(SIGHUP);
     server.wait_for("reload refused");
     for needle in ["\"nowhere\"", "\"/a/[b\""] {
-        let place = format!("{}:{}: ", file.display(), at(bad, needle));
+        let place = format!("{}:{}: ", file.display(), place_of(bad, needle));
         let line = server.wait_for(&place);
         assert!(line.contains("ERROR"), "{line}");
     }
@@ -93,7 +70,7 @@ set = { "X-Generation" = "bad" }
     assert_eq!(response.header("x-generation"), None);
 
     // A file that is not TOML is refused the same way.
-    write(dir.path(), "site.toml", "workers = 1\n[[site]\n");
+    write_file(dir.path(), "site.toml", "workers = 1\n[[site]\n");
     server.signal(SIGHUP);
     server.wait_for_count("reload refused", 2);
     server.wait_for(&format!("{}:2:", file.display()));
@@ -103,7 +80,7 @@ set = { "X-Generation" = "bad" }
     // A good file with another root and a header rule: applied on the same socket.
     let good = V1.replace("\"v1\"", "\"v2\"")
         + "[[site.headers]]\npath = \"/**\"\nset = { \"X-Generation\" = \"2\" }\n";
-    write(dir.path(), "site.toml", &good);
+    write_file(dir.path(), "site.toml", &good);
     reload(&server);
     server.wait_for("reloading: starting 1 new workers");
     let after = children_of(server.pid());
@@ -125,10 +102,10 @@ set = { "X-Generation" = "bad" }
 #[test]
 fn a_reload_adds_a_site_on_the_shared_socket() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "a/index.html", "site a");
-    write(dir.path(), "b/index.html", "site b");
+    write_file(dir.path(), "a/index.html", "site a");
+    write_file(dir.path(), "b/index.html", "site b");
     let one = "workers = 1\n[[site]]\nlisten = [\"127.0.0.1:0\"]\nserver_names = [\"a.test\"]\nroot = \"a\"\n";
-    let file = write(dir.path(), "sites.toml", one);
+    let file = write_file(dir.path(), "sites.toml", one);
     let server = Server::start_exact(&["-c", file.to_str().unwrap()]);
     let addr = server.addr();
     assert_eq!(get(addr, "b.test", "/").text(), "site a", "the only site");
@@ -136,7 +113,7 @@ fn a_reload_adds_a_site_on_the_shared_socket() {
     let two = format!(
         "{one}[[site]]\nlisten = [\"127.0.0.1:0\"]\nserver_names = [\"b.test\"]\nroot = \"b\"\n"
     );
-    write(dir.path(), "sites.toml", &two);
+    write_file(dir.path(), "sites.toml", &two);
     reload(&server);
     let listening = server.wait_for_count("listening on", 2);
     assert!(
@@ -155,11 +132,11 @@ fn a_reload_adds_a_site_on_the_shared_socket() {
 #[test]
 fn a_reload_applies_a_new_worker_count() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "v1/index.html", "home");
-    let file = write(dir.path(), "site.toml", V1);
+    write_file(dir.path(), "v1/index.html", "home");
+    let file = write_file(dir.path(), "site.toml", V1);
     let server = Server::start_exact(&["-c", file.to_str().unwrap()]);
     assert_eq!(children_of(server.pid()).len(), 1);
-    write(
+    write_file(
         dir.path(),
         "site.toml",
         &V1.replace("workers = 1", "workers = 3"),
@@ -175,9 +152,9 @@ fn a_reload_applies_a_new_worker_count() {
 #[test]
 fn a_reload_that_cannot_bind_a_new_address_keeps_the_old_sockets() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "v1/hello.txt", "version 1");
-    write(dir.path(), "v2/hello.txt", "version 2");
-    let file = write(dir.path(), "site.toml", V1);
+    write_file(dir.path(), "v1/hello.txt", "version 1");
+    write_file(dir.path(), "v2/hello.txt", "version 2");
+    let file = write_file(dir.path(), "site.toml", V1);
     let server = Server::start_exact(&["-c", file.to_str().unwrap()]);
     let addr = server.addr();
     let workers = children_of(server.pid());
@@ -185,7 +162,7 @@ fn a_reload_that_cannot_bind_a_new_address_keeps_the_old_sockets() {
     let holder = TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = holder.local_addr().unwrap();
     let both = format!("\"127.0.0.1:0\", \"{taken}\"");
-    write(
+    write_file(
         dir.path(),
         "site.toml",
         &V1.replace("\"127.0.0.1:0\"", &both),
@@ -200,7 +177,7 @@ fn a_reload_that_cannot_bind_a_new_address_keeps_the_old_sockets() {
     assert_eq!(get(addr, "t", "/hello.txt").text(), "version 1");
 
     // The master still holds the first socket: the next good reload's workers serve on it.
-    write(dir.path(), "site.toml", &V1.replace("\"v1\"", "\"v2\""));
+    write_file(dir.path(), "site.toml", &V1.replace("\"v1\"", "\"v2\""));
     reload(&server);
     assert_eq!(get(addr, "t", "/hello.txt").text(), "version 2");
 }

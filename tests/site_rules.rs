@@ -5,23 +5,15 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use support::{Response, Server, exchange, get, get_with};
-
-/// Writes `text` to `dir/name` (making its folders) and returns the path.
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use support::{Response, Server, exchange, get, get_with, write_file};
 
 /// Starts a one-site server on `root = "www"` from `site`, the lines after `[[site]]`.
 fn start(dir: &Path, site: &str) -> Server {
     let config =
         format!("workers = 1\n[[site]]\nlisten = [\"127.0.0.1:0\"]\nroot = \"www\"\n{site}");
-    let file = write(dir, "site.toml", &config);
+    let file = write_file(dir, "site.toml", &config);
     Server::start_exact(&["-c", file.to_str().unwrap()])
 }
 
@@ -63,9 +55,9 @@ fn rules_server(dir: &Path) -> Server {
         "top.txt",
         "sub/deep.txt",
     ] {
-        write(dir, &format!("www/{file}"), file);
+        write_file(dir, &format!("www/{file}"), file);
     }
-    write(dir, "www/docs/index.html", "docs");
+    write_file(dir, "www/docs/index.html", "docs");
     start(dir, RULES)
 }
 
@@ -200,11 +192,11 @@ fn every_spelling_of_a_redirected_path_is_redirected() {
 }
 
 fn pages_server(dir: &Path) -> Server {
-    write(dir, "www/index.html", "<p>the app</p>");
-    write(dir, "www/real.txt", "real");
-    write(dir, "www/errors/404.html", "custom not found");
-    write(dir, "www/errors/403.html", "custom forbidden");
-    let locked = write(dir, "www/locked.txt", "locked");
+    write_file(dir, "www/index.html", "<p>the app</p>");
+    write_file(dir, "www/real.txt", "real");
+    write_file(dir, "www/errors/404.html", "custom not found");
+    write_file(dir, "www/errors/403.html", "custom forbidden");
+    let locked = write_file(dir, "www/locked.txt", "locked");
     std::fs::set_permissions(locked, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
     start(
         dir,
@@ -277,11 +269,11 @@ fn error_pages_keep_their_status() {
 #[test]
 fn index_names_are_tried_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "www/home.html", "root home");
-    write(dir.path(), "www/both/home.html", "both: home");
-    write(dir.path(), "www/both/index.html", "both: index");
-    write(dir.path(), "www/only/index.html", "only: index");
-    write(dir.path(), "www/none/other.html", "other");
+    write_file(dir.path(), "www/home.html", "root home");
+    write_file(dir.path(), "www/both/home.html", "both: home");
+    write_file(dir.path(), "www/both/index.html", "both: index");
+    write_file(dir.path(), "www/only/index.html", "only: index");
+    write_file(dir.path(), "www/none/other.html", "other");
     let server = start(dir.path(), "index = [\"home.html\", \"index.html\"]\n");
     assert_eq!(ok(server.addr(), "/").text(), "root home");
     assert_eq!(ok(server.addr(), "/both/").text(), "both: home");
@@ -292,8 +284,8 @@ fn index_names_are_tried_in_order() {
 #[test]
 fn a_directory_url_matches_header_rules_as_the_index_file_it_serves() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "www/home.html", "root home");
-    write(dir.path(), "www/only/index.html", "only: index");
+    write_file(dir.path(), "www/home.html", "root home");
+    write_file(dir.path(), "www/only/index.html", "only: index");
     let server = start(
         dir.path(),
         "index = [\"home.html\", \"index.html\"]\n\
@@ -313,9 +305,9 @@ fn a_directory_url_matches_header_rules_as_the_index_file_it_serves() {
 #[test]
 fn an_error_page_keeps_the_fields_its_status_requires() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "www/index.html", "home");
-    write(dir.path(), "www/errors/405.html", "custom 405");
-    write(dir.path(), "www/errors/416.html", "custom 416");
+    write_file(dir.path(), "www/index.html", "home");
+    write_file(dir.path(), "www/errors/405.html", "custom 405");
+    write_file(dir.path(), "www/errors/416.html", "custom 416");
     let server = start(
         dir.path(),
         "error_pages = { 405 = \"/errors/405.html\", 416 = \"/errors/416.html\" }\n",

@@ -6,25 +6,17 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use support::{Client, Server, exchange};
-
-/// Writes `text` to `dir/name` (making its folders) and returns the path.
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, text).unwrap();
-    path
-}
+use support::{Client, Server, exchange, write_file};
 
 /// Starts a server from `config`, with a root per site named in `sites` whose `index.html`
 /// says `site NAME`.
 fn start(dir: &Path, sites: &[&str], config: &str) -> Server {
     for site in sites {
-        write(dir, &format!("{site}/index.html"), &format!("site {site}"));
+        write_file(dir, &format!("{site}/index.html"), &format!("site {site}"));
     }
-    let file = write(dir, "sites.toml", config);
+    let file = write_file(dir, "sites.toml", config);
     Server::start_exact(&["-c", file.to_str().unwrap()])
 }
 
