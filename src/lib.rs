@@ -34,5 +34,6 @@ pub mod limits;
 pub mod log;
 pub mod master;
 pub mod process;
+pub(crate) mod tls;
 pub(crate) mod vhost;
 pub(crate) mod worker;

@@ -19,7 +19,7 @@ use crate::auth::{BasicAuth, Verdict};
 use crate::cache::{Outgoing, ResponseCache};
 use crate::fs::Site;
 use crate::fs::path;
-use crate::http::{Request, Response};
+use crate::http::{Request, Response, Status};
 
 /// One site in a worker.
 #[derive(Debug)]
@@ -29,6 +29,10 @@ pub(crate) struct VirtualHost {
     pub files: Site,
     pub auth: Option<Rc<BasicAuth>>,
     pub access_log: Option<SinkId>,
+    /// `https_redirect`: plain requests get a 308 to HTTPS on this port.
+    pub https_port: Option<u16>,
+    /// `Strict-Transport-Security: ...\r\n`, added to the site's answers over TLS.
+    pub hsts_line: Option<Rc<[u8]>>,
 }
 
 impl VirtualHost {
@@ -40,7 +44,14 @@ impl VirtualHost {
         index: usize,
         cache: &ResponseCache,
         request: &Request<'_, '_>,
+        secure: bool,
     ) -> Outgoing {
+        if !secure
+            && let Some(port) = self.https_port
+            && let Some(redirect) = https_redirect(request, port)
+        {
+            return Outgoing::Built(redirect);
+        }
         if let Some(auth) = &self.auth
             && let Some(denied) = self.check_auth(auth, request)
         {
@@ -69,6 +80,27 @@ impl VirtualHost {
             }
         }
     }
+}
+
+/// The `308` that sends a plain request to the same URL over HTTPS, on `port` (left out when
+/// it is 443). Not for ACME's HTTP-01 challenges, which must be answered over plain HTTP, nor
+/// for a request without a host name to put in the URL.
+fn https_redirect(request: &Request<'_, '_>, port: u16) -> Option<Response> {
+    let target = path::split_target(request.target).ok()?;
+    if target.path.starts_with("/.well-known/acme-challenge/") {
+        return None;
+    }
+    let host = host_of(request.authority()?)?;
+    let mut location = format!("https://{host}");
+    if port != 443 {
+        location.push_str(&format!(":{port}"));
+    }
+    location.push_str(target.path);
+    if let Some(query) = target.query {
+        location.push('?');
+        location.push_str(query);
+    }
+    Some(Response::error(Status::PERMANENT_REDIRECT).with_header("Location", location))
 }
 
 /// The sites on one listen socket, by name.

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -64,7 +65,13 @@ struct LimitsSchema {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SiteSchema {
-    listen: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    listen: Vec<Spanned<String>>,
+    #[serde(default)]
+    listen_tls: Vec<Spanned<String>>,
+    https_redirect: Option<Spanned<bool>>,
+    hsts: Option<Spanned<String>>,
+    tls: Option<TlsSchema>,
     #[serde(default)]
     server_names: Vec<Spanned<String>>,
     default: Option<Spanned<bool>>,
@@ -86,6 +93,13 @@ struct SiteSchema {
     #[serde(default)]
     redirects: Vec<RedirectSchema>,
     auth: Option<AuthSchema>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsSchema {
+    cert: Spanned<String>,
+    key: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -255,51 +269,56 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
             "no [[site]]: the file must describe at least one site",
         );
     }
-    let mut listen: Vec<SocketAddr> = Vec::new();
+    let mut sockets = Sockets::default();
     let mut site_listeners: Vec<Vec<usize>> = Vec::new();
     let mut sites = Vec::new();
+    let mut site_keys = Vec::new();
     let mut access_logs: Vec<Spec> = Vec::new();
-    for (index, site) in schema.site.iter().enumerate() {
+    for (index, spanned) in schema.site.iter().enumerate() {
+        let site = spanned.get_ref();
+        if site.listen.is_empty() && site.listen_tls.is_empty() {
+            problems.at(
+                spanned.span(),
+                "a site needs listen or listen_tls addresses",
+            );
+        }
         let mut mine = Vec::new();
-        if site.get_ref().listen.get_ref().is_empty() {
-            problems.at(site.get_ref().listen.span(), "listen must name an address");
-        }
-        for entry in site.get_ref().listen.get_ref() {
-            match parse_listen(entry.get_ref()) {
-                Ok(addrs) => {
-                    for addr in addrs {
-                        // The same address in two sites is one socket they share (port 0
-                        // included: one free port, chosen once).
-                        let at = listen.iter().position(|a| *a == addr).unwrap_or_else(|| {
-                            listen.push(addr);
-                            listen.len() - 1
-                        });
-                        if !mine.contains(&at) {
-                            mine.push(at);
-                        }
-                    }
-                }
-                Err(e) => problems.at(entry.span(), format!("{e:#}")),
-            }
-        }
+        sockets.add(&site.listen, false, &mut mine, problems);
+        sockets.add(&site.listen_tls, true, &mut mine, problems);
         site_listeners.push(mine);
-        let options = SiteOptions::default();
-        let site_config = compile_site(
+        let mut site_config = compile_site(
             index,
-            site.get_ref(),
-            options,
+            site,
+            SiteOptions::default(),
             &relative,
             &mut access_logs,
             problems,
         );
+        site_keys.push(compile_tls(
+            spanned,
+            &sockets,
+            &mut site_config,
+            &relative,
+            problems,
+        ));
         sites.push(site_config);
     }
-    let routes = compile_routes(&schema.site, &site_listeners, listen.len(), problems);
+    let routes = compile_routes(&schema.site, &site_listeners, sockets.addrs.len(), problems);
+    let tls = sockets
+        .tls
+        .iter()
+        .zip(&routes)
+        .map(|(&tls, route)| {
+            tls.then(|| crate::tls::server_config(route.clone(), site_keys.clone()))
+        })
+        .collect();
+    let listen = sockets.addrs;
 
     Config {
         source: Some(source.to_path_buf()),
         compress_cache_bytes,
         listen,
+        tls,
         sites,
         routes,
         access_logs,
@@ -447,7 +466,7 @@ fn compile_site(
             }
         }
         if index.is_empty() {
-            problems.at(site.listen.span(), "index must name at least one file");
+            problems.at(0..0, "index must name at least one file");
         }
     }
     if let Some(fallback) = &site.spa_fallback {
@@ -495,6 +514,127 @@ fn compile_site(
         options,
         auth,
         access_log,
+        https_port: None,
+        hsts: None,
+    }
+}
+
+/// The listen sockets of a file: each address once, plain or TLS.
+#[derive(Default)]
+struct Sockets {
+    addrs: Vec<SocketAddr>,
+    tls: Vec<bool>,
+}
+
+impl Sockets {
+    /// Adds a site's `entries` (plain or TLS) and notes their indices in `mine`. The same
+    /// address in two sites is one socket they share (port 0 included: one free port, chosen
+    /// once); one address cannot be both plain and TLS.
+    fn add(
+        &mut self,
+        entries: &[Spanned<String>],
+        tls: bool,
+        mine: &mut Vec<usize>,
+        problems: &mut Problems,
+    ) {
+        for entry in entries {
+            let addrs = match parse_listen(entry.get_ref()) {
+                Ok(addrs) => addrs,
+                Err(e) => {
+                    problems.at(entry.span(), format!("{e:#}"));
+                    continue;
+                }
+            };
+            for addr in addrs {
+                let at = match self.addrs.iter().position(|a| *a == addr) {
+                    Some(at) if self.tls[at] != tls => {
+                        problems.at(
+                            entry.span(),
+                            format!("{addr} is both a plain and a TLS address"),
+                        );
+                        continue;
+                    }
+                    Some(at) => at,
+                    None => {
+                        self.addrs.push(addr);
+                        self.tls.push(tls);
+                        self.addrs.len() - 1
+                    }
+                };
+                if !mine.contains(&at) {
+                    mine.push(at);
+                }
+            }
+        }
+    }
+
+    /// The port a plain request is redirected to: 443 is left out of URLs.
+    fn first_tls_port(&self, entries: &[Spanned<String>]) -> Option<u16> {
+        let first = entries.first()?;
+        let addr = parse_listen(first.get_ref()).ok()?.into_iter().next()?;
+        Some(addr.port())
+    }
+}
+
+/// A site's certificate and key, and its HTTPS policies (`https_redirect`, `hsts`).
+fn compile_tls(
+    spanned: &Spanned<SiteSchema>,
+    sockets: &Sockets,
+    site_config: &mut SiteConfig,
+    relative: &dyn Fn(&str) -> PathBuf,
+    problems: &mut Problems,
+) -> Option<Arc<rustls::sign::CertifiedKey>> {
+    let site = spanned.get_ref();
+    if let Some(flag) = &site.https_redirect
+        && *flag.get_ref()
+    {
+        match sockets.first_tls_port(&site.listen_tls) {
+            Some(port) => site_config.https_port = Some(port),
+            None => problems.at(flag.span(), "https_redirect needs listen_tls"),
+        }
+    }
+    if let Some(hsts) = &site.hsts {
+        let value = hsts.get_ref();
+        if !value.starts_with("max-age=") || !header_value_ok(value) {
+            problems.at(
+                hsts.span(),
+                "hsts must be a Strict-Transport-Security value, e.g. \"max-age=63072000\"",
+            );
+        } else if site.listen_tls.is_empty() {
+            problems.at(
+                hsts.span(),
+                "hsts needs listen_tls: it is sent on HTTPS answers only",
+            );
+        } else {
+            site_config.hsts = Some(value.clone());
+        }
+    }
+    match (&site.tls, site.listen_tls.is_empty()) {
+        (None, false) => {
+            problems.at(
+                spanned.span(),
+                "listen_tls needs [site.tls] with cert and key",
+            );
+            None
+        }
+        (Some(tls), true) => {
+            problems.at(
+                tls.cert.span(),
+                "[site.tls] without listen_tls: no address would use it",
+            );
+            None
+        }
+        (None, true) => None,
+        (Some(tls), false) => {
+            let (cert, key) = (relative(tls.cert.get_ref()), relative(tls.key.get_ref()));
+            match crate::tls::load_key_pair(&cert, &key) {
+                Ok(pair) => Some(pair),
+                Err(e) => {
+                    problems.at(tls.cert.span(), e);
+                    None
+                }
+            }
+        }
     }
 }
 
@@ -755,7 +895,7 @@ fn compile_routes(
         if !named && !listeners.is_empty() && !listeners.iter().any(|&l| routes[l].default == index)
         {
             problems.at(
-                site.get_ref().listen.span(),
+                site.span(),
                 format!(
                     "site {} has no server_names and is not the default on its addresses: \
                      no request could reach it",

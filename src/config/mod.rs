@@ -11,6 +11,7 @@ pub use file::ConfigError;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -143,6 +144,19 @@ pub struct Cli {
     #[arg(long, value_name = "DEST")]
     pub access_log: Option<String>,
 
+    /// Serve HTTPS on this address too (or only, without --listen): PORT, HOST:PORT or
+    /// [V6]:PORT. Repeatable. Needs --cert and --key.
+    #[arg(long = "tls-listen", value_name = "ADDR")]
+    pub tls_listen: Vec<String>,
+
+    /// PEM certificate chain for --tls-listen, the server's certificate first.
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+
+    /// PEM private key for --cert (PKCS#8, SEC1 or PKCS#1).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
     /// Format of the access log: combined (nginx's default) or json.
     #[arg(
         long,
@@ -154,7 +168,10 @@ pub struct Cli {
 }
 
 /// The options that describe what `-c FILE` describes instead.
-const SITE_ARGS: [&str; 23] = [
+const SITE_ARGS: [&str; 26] = [
+    "tls_listen",
+    "cert",
+    "key",
     "root",
     "listen",
     "workers",
@@ -187,6 +204,8 @@ pub struct Config {
     pub source: Option<PathBuf>,
     /// Every listen socket, once each.
     pub listen: Vec<SocketAddr>,
+    /// For each listen socket, in the same order, its TLS configuration if it is a TLS socket.
+    pub(crate) tls: Vec<Option<Arc<rustls::ServerConfig>>>,
     pub sites: Vec<SiteConfig>,
     /// For each listen socket, in the same order, which site answers which name.
     pub(crate) routes: Vec<Route>,
@@ -215,6 +234,10 @@ pub struct SiteConfig {
     pub options: SiteOptions,
     pub(crate) auth: Option<Rc<BasicAuth>>,
     pub(crate) access_log: Option<SinkId>,
+    /// `https_redirect`: plain requests are redirected to HTTPS on this port.
+    pub https_port: Option<u16>,
+    /// `Strict-Transport-Security` for its HTTPS answers.
+    pub hsts: Option<String>,
 }
 
 impl Config {
@@ -232,20 +255,46 @@ impl Config {
     }
 
     pub fn from_cli(cli: Cli) -> anyhow::Result<Config> {
-        let listen_args: Vec<&str> = if cli.listen.is_empty() {
+        // With --tls-listen alone, no plain address is bound.
+        let listen_args: Vec<&str> = if cli.listen.is_empty() && cli.tls_listen.is_empty() {
             DEFAULT_LISTEN.to_vec()
         } else {
             cli.listen.iter().map(String::as_str).collect()
         };
         let mut listen = Vec::new();
-        for arg in listen_args {
+        let mut tls = Vec::new();
+        let tls_config = match (&cli.cert, &cli.key, cli.tls_listen.is_empty()) {
+            (Some(cert), Some(key), false) => {
+                let pair = crate::tls::load_key_pair(cert, key).map_err(anyhow::Error::msg)?;
+                Some(crate::tls::server_config(
+                    Route::default(),
+                    vec![Some(pair)],
+                ))
+            }
+            (_, _, false) => bail!("--tls-listen needs --cert and --key"),
+            (None, None, true) => None,
+            (_, _, true) => bail!("--cert and --key need --tls-listen"),
+        };
+        let tls_args = cli.tls_listen.iter().map(|arg| (arg, tls_config.clone()));
+        let plain_args = listen_args.into_iter().map(|arg| (arg, None));
+        for (arg, config) in plain_args.chain(tls_args.map(|(a, c)| (a.as_str(), c))) {
             for addr in parse_listen(arg)? {
                 // Port 0 asks for any free port: two of them are two listeners.
-                if addr.port() == 0 || !listen.contains(&addr) {
-                    listen.push(addr);
+                if addr.port() != 0 && listen.contains(&addr) {
+                    if tls[listen.iter().position(|a| *a == addr).unwrap_or(0)] != config.is_some()
+                    {
+                        bail!("{addr} cannot be both a plain and a TLS address");
+                    }
+                    continue;
                 }
+                listen.push(addr);
+                tls.push(config.is_some());
             }
         }
+        let tls: Vec<_> = tls
+            .into_iter()
+            .map(|on| if on { tls_config.clone() } else { None })
+            .collect();
         let workers = match cli.workers {
             Some(0) => bail!("--workers must be at least 1"),
             Some(n) if n > 1024 => bail!("--workers must be at most 1024"),
@@ -297,11 +346,14 @@ impl Config {
             },
             auth: None,
             access_log: (!access_logs.is_empty()).then_some(SinkId(0)),
+            https_port: None,
+            hsts: None,
         };
         Ok(Config {
             source: None,
             routes: vec![Route::default(); listen.len()],
             listen,
+            tls,
             sites: vec![site],
             access_logs,
             workers,

@@ -14,8 +14,11 @@
 
 mod buffers;
 mod deadlines;
+mod handshake;
 mod io;
 mod stream;
+
+pub(crate) use handshake::serve_tls;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -176,6 +179,8 @@ struct Exchange {
     started_ms: u64,
     /// Its access log line, begun while the request's bytes are at hand, if its site logs.
     log: Option<Logged>,
+    /// The site's `Strict-Transport-Security` field line, on a TLS connection.
+    hsts: Option<Rc<[u8]>>,
 }
 
 /// An access log line waiting for the end of its response.
@@ -210,16 +215,15 @@ impl Exchange {
 /// once in the connection, and every idle connection would pay for both.
 pub(crate) fn serve<S: Stream + 'static>(
     stream: S,
-    peer: SocketAddr,
+    origin: Origin,
     shared: Rc<Shared>,
-    route: Rc<Route>,
     permit: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> {
     let slot = shared.deadlines.register();
     let mut conn = Connection {
         stream,
         shared,
-        origin: Box::new(Origin { peer, route }),
+        origin: Box::new(origin),
         input: Vec::new(),
         output: Vec::new(),
         served: 0,
@@ -261,10 +265,27 @@ struct Connection<S> {
     slot: u32,
 }
 
-struct Origin {
-    peer: SocketAddr,
+/// Where a connection came from, and how it arrived.
+pub(crate) struct Origin {
+    pub peer: SocketAddr,
     /// The sites on the socket the connection arrived on.
-    route: Rc<Route>,
+    pub route: Rc<Route>,
+    /// It arrived over TLS.
+    pub secure: bool,
+    /// The site its TLS server name (SNI) chose: every request on it must be for that site.
+    pub sni_site: Option<usize>,
+}
+
+impl Origin {
+    /// A connection on a plain socket.
+    pub(crate) fn plain(peer: SocketAddr, route: Rc<Route>) -> Origin {
+        Origin {
+            peer,
+            route,
+            secure: false,
+            sni_site: None,
+        }
+    }
 }
 
 impl<S> Drop for Connection<S> {
@@ -369,15 +390,26 @@ impl<S: Stream> Connection<S> {
             Err(parse_error) => Err(Failure::reply(Rejection::Parse(parse_error))),
             Ok(Some((request, head_len))) => {
                 let route = &self.origin.route;
-                let site = if route.is_single() {
-                    route.default
-                } else {
-                    route.select(request.authority())
+                let (site, misdirected) = match self.origin.sni_site {
+                    // Names must not cross on one TLS connection: its certificate was the SNI
+                    // site's, and only that site answers on it (RFC 9110 §7.4).
+                    Some(sni) if !route.is_single() => {
+                        let named = request.authority().map(|a| route.select(Some(a)));
+                        (sni, named.is_some_and(|named| named != sni))
+                    }
+                    Some(sni) => (sni, false),
+                    None if route.is_single() => (route.default, false),
+                    None => (route.select(request.authority()), false),
                 };
                 let host = &self.shared.hosts[site];
                 let log = host
                     .access_log
                     .map(|sink| self.begin_log(sink, host, Some((&request, head_len))));
+                let response = if misdirected {
+                    Outgoing::Built(Response::error(Status::MISDIRECTED_REQUEST))
+                } else {
+                    host.answer(site, &self.shared.cache, &request, self.origin.secure)
+                };
                 Ok(Some(Exchange {
                     head_len,
                     framing: request.framing,
@@ -385,7 +417,12 @@ impl<S: Stream> Connection<S> {
                     head_only: request.method == Method::Head,
                     keep_alive: request.keep_alive,
                     version: request.version,
-                    response: host.answer(site, &self.shared.cache, &request),
+                    response,
+                    hsts: if self.origin.secure {
+                        host.hsts_line.clone()
+                    } else {
+                        None
+                    },
                     close: false,
                     started_ms: crate::clock::monotonic_ms(),
                     log,
@@ -475,6 +512,13 @@ impl<S: Stream> Connection<S> {
         let status = exchange.response.status();
         self.ensure_output();
         exchange.response.write_head(&mut self.output, persistence);
+        if let Some(line) = &exchange.hsts {
+            // Before the blank line that ends the head.
+            let end = self.output.len() - 2;
+            self.output.truncate(end);
+            self.output.extend_from_slice(line);
+            self.output.extend_from_slice(b"\r\n");
+        }
         let mut sent = Sent {
             status,
             body_bytes: 0,

@@ -131,6 +131,10 @@ impl Stream for TcpStream {
     }
 }
 
+/// A TLS connection: no sendfile (the bytes are encrypted in user space), so large bodies go
+/// through the pooled buffers in chunks. rustls holds what it was given until flushed.
+impl Stream for tokio_rustls::server::TlsStream<TcpStream> {}
+
 /// The connection's tests run it over an in-memory pipe: no readiness, no sendfile.
 #[cfg(test)]
 impl Stream for tokio::io::DuplexStream {}

@@ -43,14 +43,16 @@ fn shared(root: Option<&std::path::Path>) -> Rc<Shared> {
         files: Site::open(root, site.options.clone(), &FileCaches::new(1 << 20)).unwrap(),
         auth: None,
         access_log: None,
+        https_port: None,
+        hsts_line: None,
     };
     let logs = AccessLogs::open(&[]).unwrap();
     let cache = ResponseCache::new(config.file_cache_bytes);
     Rc::new(Shared::new(vec![host], logs, cache, config.conn))
 }
 
-fn route() -> Rc<Route> {
-    Rc::new(Route::default())
+fn origin() -> super::Origin {
+    super::Origin::plain(PEER, Rc::new(Route::default()))
 }
 
 /// Serves one connection whose client sends `chunks` one after another, then closes its side;
@@ -86,7 +88,7 @@ fn converse_over<S: Stream + 'static>(
             from_server.read_to_end(&mut received).await.unwrap();
             received
         };
-        tokio::join!(serve(wrap(server), PEER, shared, route(), permit), client).1
+        tokio::join!(serve(wrap(server), origin(), shared, permit), client).1
     })
 }
 
@@ -274,7 +276,7 @@ fn a_lingering_close_ends_even_when_the_stream_cannot_close() {
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
         let guard = Timer::new().unwrap();
         let ended = tokio::select! {
-            () = serve(StallShutdown(server), PEER, shared, route(), permit) => true,
+            () = serve(StallShutdown(server), origin(), shared, permit) => true,
             _ = guard.sleep(Duration::from_secs(20)) => false,
         };
         sweeper.abort();
@@ -291,7 +293,7 @@ fn connection_future_stays_small() {
             .unwrap();
         let shared = shared(None);
         let permit = Arc::new(Semaphore::new(1)).acquire_owned().await.unwrap();
-        let future = serve(stream, PEER, shared, route(), permit);
+        let future = serve(stream, origin(), shared, permit);
         // Every idle connection pays for this whole future (tokio rounds the task to 128
         // bytes): keep the rare, large states boxed. 256 bytes today (248 before the boxed
         // `Origin`: peer address and route).

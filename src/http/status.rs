@@ -24,6 +24,7 @@ impl Status {
     pub const PRECONDITION_FAILED: Status = Status(412);
     pub const CONTENT_TOO_LARGE: Status = Status(413);
     pub const URI_TOO_LONG: Status = Status(414);
+    pub const MISDIRECTED_REQUEST: Status = Status(421);
     pub const RANGE_NOT_SATISFIABLE: Status = Status(416);
     pub const EXPECTATION_FAILED: Status = Status(417);
     pub const HEADER_FIELDS_TOO_LARGE: Status = Status(431);
@@ -56,6 +57,7 @@ impl Status {
             412 => "Precondition Failed",
             413 => "Content Too Large",
             414 => "URI Too Long",
+            421 => "Misdirected Request",
             416 => "Range Not Satisfiable",
             417 => "Expectation Failed",
             431 => "Request Header Fields Too Large",

@@ -61,6 +61,12 @@ pub(crate) fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i3
                 files,
                 auth: site.auth.clone(),
                 access_log: site.access_log,
+                https_port: site.https_port,
+                hsts_line: site.hsts.as_ref().map(|value| {
+                    format!("Strict-Transport-Security: {value}\r\n")
+                        .into_bytes()
+                        .into()
+                }),
             }),
             Err(e) => {
                 error!(
@@ -139,7 +145,7 @@ async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<St
             }
         }
     }
-    for (listener, route) in listeners.into_iter().zip(&config.routes) {
+    for ((listener, route), tls) in listeners.into_iter().zip(&config.routes).zip(&config.tls) {
         let backoff = match Timer::new() {
             Ok(timer) => timer,
             Err(e) => {
@@ -162,6 +168,7 @@ async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<St
             backoff,
             shared.clone(),
             Rc::new(route.clone()),
+            tls.clone(),
             permits.clone(),
             drain_rx.clone(),
         ));
@@ -235,6 +242,7 @@ async fn accept_loop(
     backoff: Timer,
     shared: Rc<Shared>,
     route: Rc<Route>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     permits: Arc<Semaphore>,
     mut drain: watch::Receiver<bool>,
 ) {
@@ -252,10 +260,17 @@ async fn accept_loop(
             _ = drain.changed() => return,
         };
         match accepted {
-            Ok((stream, peer)) => {
-                let serve = conn::serve(stream, peer, shared.clone(), route.clone(), permit);
-                tokio::task::spawn_local(serve);
-            }
+            Ok((stream, peer)) => match &tls {
+                Some(tls) => {
+                    let (shared, route) = (shared.clone(), route.clone());
+                    let serve = conn::serve_tls(stream, peer, shared, route, tls.clone(), permit);
+                    tokio::task::spawn_local(serve);
+                }
+                None => {
+                    let origin = conn::Origin::plain(peer, route.clone());
+                    tokio::task::spawn_local(conn::serve(stream, origin, shared.clone(), permit));
+                }
+            },
             Err(e)
                 if matches!(
                     e.raw_os_error(),
