@@ -516,6 +516,7 @@ fn compile_site(
         access_log,
         https_port: None,
         hsts: None,
+        certificate: None,
     }
 }
 
@@ -628,7 +629,10 @@ fn compile_tls(
         (Some(tls), false) => {
             let (cert, key) = (relative(tls.cert.get_ref()), relative(tls.key.get_ref()));
             match crate::tls::load_key_pair(&cert, &key) {
-                Ok(pair) => Some(pair),
+                Ok(pair) => {
+                    site_config.certificate = crate::tls::expiry(&cert, &pair);
+                    Some(pair)
+                }
                 Err(e) => {
                     problems.at(tls.cert.span(), e);
                     None

@@ -238,6 +238,8 @@ pub struct SiteConfig {
     pub https_port: Option<u16>,
     /// `Strict-Transport-Security` for its HTTPS answers.
     pub hsts: Option<String>,
+    /// Its certificate's file and expiry, when it has one.
+    pub certificate: Option<crate::tls::Expiry>,
 }
 
 impl Config {
@@ -263,9 +265,11 @@ impl Config {
         };
         let mut listen = Vec::new();
         let mut tls = Vec::new();
+        let mut cli_expiry = None;
         let tls_config = match (&cli.cert, &cli.key, cli.tls_listen.is_empty()) {
             (Some(cert), Some(key), false) => {
                 let pair = crate::tls::load_key_pair(cert, key).map_err(anyhow::Error::msg)?;
+                cli_expiry = crate::tls::expiry(cert, &pair);
                 Some(crate::tls::server_config(
                     Route::default(),
                     vec![Some(pair)],
@@ -348,6 +352,7 @@ impl Config {
             access_log: (!access_logs.is_empty()).then_some(SinkId(0)),
             https_port: None,
             hsts: None,
+            certificate: cli_expiry,
         };
         Ok(Config {
             source: None,

@@ -68,8 +68,13 @@ fn announce(config: &Config, listeners: &[TcpListener]) {
         let Ok(addr) = listener.local_addr() else {
             continue;
         };
+        let scheme = if config.tls[index].is_some() {
+            "https"
+        } else {
+            "http"
+        };
         if config.source.is_none() {
-            info!("listening on http://{addr}/");
+            info!("listening on {scheme}://{addr}/");
             continue;
         }
         let route = &config.routes[index];
@@ -88,7 +93,25 @@ fn announce(config: &Config, listeners: &[TcpListener]) {
             .map(|(_, site)| site.name.as_str())
             .collect();
         names.dedup();
-        info!("listening on http://{addr}/ for {}", names.join(", "));
+        info!("listening on {scheme}://{addr}/ for {}", names.join(", "));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    for certificate in config
+        .sites
+        .iter()
+        .filter_map(|site| site.certificate.as_ref())
+    {
+        let days = certificate.days_left(now);
+        if days < 0 {
+            error!("certificate {} has expired", certificate.cert.display());
+        } else if days < crate::tls::EXPIRY_WARNING_DAYS {
+            warn!(
+                "certificate {} expires in {days} days",
+                certificate.cert.display()
+            );
+        }
     }
     for site in &config.sites {
         let prefix = if config.source.is_some() {

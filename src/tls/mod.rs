@@ -32,6 +32,34 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// A certificate's file and the end of its validity, for the warning before it expires.
+#[derive(Clone, Debug)]
+pub struct Expiry {
+    pub cert: std::path::PathBuf,
+    /// Seconds since the Unix epoch.
+    pub not_after: i64,
+}
+
+/// A certificate expiring within this many days is warned about at start and at each reload.
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+impl Expiry {
+    /// Whole days left from `now` (Unix seconds); negative once expired.
+    pub fn days_left(&self, now: i64) -> i64 {
+        (self.not_after - now).div_euclid(86_400)
+    }
+}
+
+/// When the server's certificate in `pair` stops being valid.
+pub fn expiry(cert: &Path, pair: &CertifiedKey) -> Option<Expiry> {
+    let end_entity = pair.cert.first()?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(end_entity.as_ref()).ok()?;
+    Some(Expiry {
+        cert: cert.to_path_buf(),
+        not_after: parsed.validity().not_after.timestamp(),
+    })
+}
+
 /// Reads a PEM certificate chain and its private key (PKCS#8, SEC1 or PKCS#1; ECDSA, Ed25519
 /// or RSA) and checks that they belong together. The error is one clause naming the file.
 pub fn load_key_pair(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, String> {

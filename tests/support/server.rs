@@ -57,7 +57,11 @@ impl Server {
         server.addrs = server
             .lines()
             .iter()
-            .filter_map(|line| line.split("listening on http://").nth(1))
+            .filter_map(|line| line.split("listening on ").nth(1))
+            .filter_map(|rest| {
+                rest.strip_prefix("http://")
+                    .or(rest.strip_prefix("https://"))
+            })
             // `ADDR/`, then ` for SITES` when started from a configuration file.
             .map(|rest| rest.split(' ').next().unwrap_or(rest))
             .map(|rest| rest.trim_end_matches('/').parse().expect("listen address"))
