@@ -110,6 +110,9 @@ pub fn server_config(route: Route, keys: Vec<Option<Arc<CertifiedKey>>>) -> Arc<
         .expect("the ring provider supports TLS 1.2 and 1.3");
     let mut config = builder.with_no_client_auth().with_cert_resolver(resolver);
     config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    // The provider's order (AEADs with forward secrecy, the strongest first), not whatever a
+    // client lists first: a server that follows the client can be talked down.
+    config.ignore_client_order = true;
     if let Some(ticketer) = tickets::SharedTicketer::new() {
         config.ticketer = Arc::new(ticketer);
         // TLS 1.3 resumes by ticket; its stateful cache would be per worker and so miss.
