@@ -125,6 +125,19 @@ fn a_plain_request_is_redirected_to_the_same_url_over_https() {
 }
 
 #[test]
+fn the_redirect_names_the_port_the_tls_socket_got() {
+    // `127.0.0.2:0`: the TLS socket's port is chosen at start; the redirect must name it, as
+    // the start-up line does.
+    let both = Both::start("127.0.0.2:0");
+    let response = both.plain_get("a.test", "/dir/file.txt?q=1");
+    assert_eq!(response.status, 308, "{}", response.head);
+    assert_eq!(
+        response.header("location"),
+        Some(format!("https://a.test:{}/dir/file.txt?q=1", both.tls().port()).as_str())
+    );
+}
+
+#[test]
 fn acme_challenges_are_answered_over_plain_http() {
     let port = free_port("127.0.0.2");
     let both = Both::start(&format!("127.0.0.2:{port}"));
@@ -166,4 +179,34 @@ fn hsts_is_sent_on_the_sites_tls_answers_only() {
     let b = both.tls_get("b.test", "/");
     assert_eq!(b.text(), "site b");
     assert_eq!(hsts(&b), None);
+}
+
+#[test]
+fn the_same_port_0_address_may_be_a_sites_plain_and_tls_address() {
+    // `listen = ["127.0.0.1:0"]` and `listen_tls = ["127.0.0.1:0"]` in one site: two sockets,
+    // each on a free port of its own, as on the command line.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Authority::new();
+    ca.leaf(&["a.test"]).write(dir.path(), "a");
+    write_file(dir.path(), "a/index.html", "site a");
+    let config = "workers = 1\n[[site]]\nlisten = [\"127.0.0.1:0\"]\n\
+                  listen_tls = [\"127.0.0.1:0\"]\nserver_names = [\"a.test\"]\nroot = \"a\"\n\
+                  [site.tls]\ncert = \"a.pem\"\nkey = \"a.key\"\n";
+    let file = write_file(dir.path(), "site.toml", config);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
+        .args(["-t", "-c", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "refused: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let server = start(dir.path(), config);
+    assert_eq!(server.addrs.len(), 2);
+    let plain = exchange(server.addrs[0], b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n");
+    assert_eq!(plain.text(), "site a");
+    let config = Arc::new(ca.client(&[TLS13]));
+    let mut tls = support::connect_tls(server.addrs[1], "a.test", &config);
+    assert_eq!(tls.get_from("a.test", "/").text(), "site a");
 }
