@@ -1,5 +1,6 @@
 //! A raw HTTP/1.1 client over real sockets: bytes out exactly as written, responses parsed
 //! just enough to assert on (status, fields, body by Content-Length or chunked or close).
+//! It speaks over a plain socket, or over any other byte stream (`tls.rs` gives it TLS).
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -39,8 +40,8 @@ impl Response {
 }
 
 /// A client connection with its own read buffer, so pipelined responses can be read one by one.
-pub(crate) struct Client {
-    pub stream: TcpStream,
+pub(crate) struct Client<S = TcpStream> {
+    pub stream: S,
     buffer: Vec<u8>,
 }
 
@@ -49,6 +50,13 @@ impl Client {
         let stream = TcpStream::connect(addr).expect("connect");
         stream.set_read_timeout(Some(WAIT)).unwrap();
         stream.set_write_timeout(Some(WAIT)).unwrap();
+        Client::over(stream)
+    }
+}
+
+impl<S: Read + Write> Client<S> {
+    /// A client over a stream that is already connected (and whose reads time out).
+    pub(crate) fn over(stream: S) -> Client<S> {
         Client {
             stream,
             buffer: Vec::new(),
@@ -72,7 +80,15 @@ impl Client {
                 self.buffer.extend_from_slice(&chunk[..n]);
                 n
             }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => 0,
+            // A reset, or (over TLS) a close without close_notify: the end either way.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                0
+            }
             Err(e) => panic!("read: {e}"),
         }
     }

@@ -2,7 +2,7 @@
 //! lines instead of sleeping, and speaks raw HTTP over real sockets. One file per purpose:
 //! `server` (the process and its log), `client` (raw HTTP), `procfs` (what /proc says about
 //! processes and sockets), `fixtures` (files on disk), `access_log` (reading what the access
-//! log wrote).
+//! log wrote), `tls` (certificates made at run time, and a TLS client).
 
 #![allow(dead_code)]
 
@@ -11,12 +11,13 @@ mod client;
 mod fixtures;
 mod procfs;
 mod server;
+mod tls;
 
 use std::time::{Duration, Instant};
 
 // Each test file uses some of these; the rest would warn as unused imports.
 #[allow(unused_imports)]
-pub use {access_log::*, client::*, fixtures::*, procfs::*, server::*};
+pub use {access_log::*, client::*, fixtures::*, procfs::*, server::*, tls::*};
 
 /// Upper bound on any wait in a test: a hung server fails the test instead of hanging it.
 pub(crate) const WAIT: Duration = Duration::from_secs(20);
