@@ -73,7 +73,7 @@ impl Sites {
         let server = Server::start_exact(&["-c", file.to_str().unwrap()]);
         assert_eq!(server.addrs.len(), 1, "one shared TLS socket");
         server.wait_for(&format!(
-            "listening on http://{}/ for a.test, b.test",
+            "listening on https://{}/ for a.test, b.test",
             server.addr()
         ));
         Sites {

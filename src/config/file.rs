@@ -285,7 +285,6 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
         let mut mine = Vec::new();
         sockets.add(&site.listen, false, &mut mine, problems);
         sockets.add(&site.listen_tls, true, &mut mine, problems);
-        site_listeners.push(mine);
         let mut site_config = compile_site(
             index,
             site,
@@ -297,11 +296,13 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
         site_keys.push(compile_tls(
             spanned,
             &sockets,
+            &mine,
             &mut site_config,
             &relative,
             problems,
         ));
         sites.push(site_config);
+        site_listeners.push(mine);
     }
     let routes = compile_routes(&schema.site, &site_listeners, sockets.addrs.len(), problems);
     let tls = sockets
@@ -514,7 +515,7 @@ fn compile_site(
         options,
         auth,
         access_log,
-        https_port: None,
+        https_socket: None,
         hsts: None,
         certificate: None,
     }
@@ -530,7 +531,8 @@ struct Sockets {
 impl Sockets {
     /// Adds a site's `entries` (plain or TLS) and notes their indices in `mine`. The same
     /// address in two sites is one socket they share (port 0 included: one free port, chosen
-    /// once); one address cannot be both plain and TLS.
+    /// once, per kind: `127.0.0.1:0` plain and TLS are two sockets); an address with a port
+    /// cannot be both plain and TLS.
     fn add(
         &mut self,
         entries: &[Spanned<String>],
@@ -547,7 +549,10 @@ impl Sockets {
                 }
             };
             for addr in addrs {
-                let at = match self.addrs.iter().position(|a| *a == addr) {
+                let same = |at: &usize| {
+                    self.addrs[*at] == addr && (addr.port() != 0 || self.tls[*at] == tls)
+                };
+                let at = match (0..self.addrs.len()).find(same) {
                     Some(at) if self.tls[at] != tls => {
                         problems.at(
                             entry.span(),
@@ -568,19 +573,13 @@ impl Sockets {
             }
         }
     }
-
-    /// The port a plain request is redirected to: 443 is left out of URLs.
-    fn first_tls_port(&self, entries: &[Spanned<String>]) -> Option<u16> {
-        let first = entries.first()?;
-        let addr = parse_listen(first.get_ref()).ok()?.into_iter().next()?;
-        Some(addr.port())
-    }
 }
 
 /// A site's certificate and key, and its HTTPS policies (`https_redirect`, `hsts`).
 fn compile_tls(
     spanned: &Spanned<SiteSchema>,
     sockets: &Sockets,
+    mine: &[usize],
     site_config: &mut SiteConfig,
     relative: &dyn Fn(&str) -> PathBuf,
     problems: &mut Problems,
@@ -589,8 +588,9 @@ fn compile_tls(
     if let Some(flag) = &site.https_redirect
         && *flag.get_ref()
     {
-        match sockets.first_tls_port(&site.listen_tls) {
-            Some(port) => site_config.https_port = Some(port),
+        // The socket, not its configured port: port 0 is known only once bound.
+        match mine.iter().copied().find(|&at| sockets.tls[at]) {
+            Some(socket) => site_config.https_socket = Some(socket),
             None => problems.at(flag.span(), "https_redirect needs listen_tls"),
         }
     }

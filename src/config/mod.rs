@@ -234,8 +234,9 @@ pub struct SiteConfig {
     pub options: SiteOptions,
     pub(crate) auth: Option<Rc<BasicAuth>>,
     pub(crate) access_log: Option<SinkId>,
-    /// `https_redirect`: plain requests are redirected to HTTPS on this port.
-    pub https_port: Option<u16>,
+    /// `https_redirect`: plain requests are redirected to HTTPS on the port of this socket
+    /// (an index into `Config::listen`).
+    pub https_socket: Option<usize>,
     /// `Strict-Transport-Security` for its HTTPS answers.
     pub hsts: Option<String>,
     /// Its certificate's file and expiry, when it has one.
@@ -350,7 +351,7 @@ impl Config {
             },
             auth: None,
             access_log: (!access_logs.is_empty()).then_some(SinkId(0)),
-            https_port: None,
+            https_socket: None,
             hsts: None,
             certificate: cli_expiry,
         };

@@ -23,6 +23,7 @@ use tracing::debug;
 
 use super::deadlines::{Hold, Wait};
 use super::{Origin, Shared};
+use crate::http::encode::Persistence;
 use crate::vhost::Route;
 
 /// The first byte of every TLS record that starts a handshake (RFC 8446 §5.1).
@@ -120,12 +121,14 @@ async fn open(
 fn refuse_plain_http(stream: &TcpStream) {
     let mut scratch = [0u8; 4096];
     while matches!(stream.try_read(&mut scratch), Ok(n) if n > 0) {}
-    let response = format!(
-        "HTTP/1.1 400 Bad Request\r\nServer: {}\r\nContent-Type: text/html; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{PLAIN_HTTP_PAGE}",
-        crate::http::encode::SERVER,
-        PLAIN_HTTP_PAGE.len()
-    );
-    let _ = stream.try_write(response.as_bytes());
+    let response = crate::http::Response::new(
+        crate::http::Status::BAD_REQUEST,
+        crate::http::Body::Static(PLAIN_HTTP_PAGE.as_bytes()),
+    )
+    .with_header("Content-Type", "text/html; charset=utf-8");
+    let mut bytes = Vec::new();
+    crate::http::encode::write_head(&mut bytes, &response, Persistence::Close);
+    bytes.extend_from_slice(PLAIN_HTTP_PAGE.as_bytes());
+    let _ = stream.try_write(&bytes);
     let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
 }

@@ -61,7 +61,10 @@ pub(crate) fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i3
                 files,
                 auth: site.auth.clone(),
                 access_log: site.access_log,
-                https_port: site.https_port,
+                https_port: site
+                    .https_socket
+                    .and_then(|socket| listeners.get(socket)?.local_addr().ok())
+                    .map(|addr| addr.port()),
                 hsts_line: site.hsts.as_ref().map(|value| {
                     format!("Strict-Transport-Security: {value}\r\n")
                         .into_bytes()
