@@ -21,7 +21,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_rustls::TlsAcceptor;
 use tracing::debug;
 
-use super::deadlines::{Hold, Wait};
+use super::deadlines::{Deadlines, Hold, Wait};
 use super::{Origin, Shared};
 use crate::http::encode::Persistence;
 use crate::vhost::Route;
@@ -74,16 +74,8 @@ async fn open(
 ) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
     let deadlines = &shared.deadlines;
     let mut first = [0u8; 1];
-    let mut armed = false;
-    let peeked = std::future::poll_fn(|cx| {
-        let mut buf = tokio::io::ReadBuf::new(&mut first);
-        if let Poll::Ready(result) = stream.poll_peek(cx, &mut buf) {
-            return Poll::Ready(result);
-        }
-        match deadlines.hold(&mut armed, slot, Wait::Read, || deadline, cx.waker()) {
-            Hold::Waiting => Poll::Pending,
-            Hold::Expired | Hold::Refused => Poll::Ready(Err(ErrorKind::TimedOut.into())),
-        }
+    let peeked = until(deadlines, slot, deadline, |cx| {
+        stream.poll_peek(cx, &mut tokio::io::ReadBuf::new(&mut first))
     })
     .await;
     match peeked {
@@ -95,15 +87,8 @@ async fn open(
         _ => return None,
     }
     let mut accept = TlsAcceptor::from(tls).accept(stream);
-    let mut armed = false;
-    let handshake = std::future::poll_fn(|cx| {
-        if let Poll::Ready(result) = std::pin::Pin::new(&mut accept).poll(cx) {
-            return Poll::Ready(result);
-        }
-        match deadlines.hold(&mut armed, slot, Wait::Read, || deadline, cx.waker()) {
-            Hold::Waiting => Poll::Pending,
-            Hold::Expired | Hold::Refused => Poll::Ready(Err(ErrorKind::TimedOut.into())),
-        }
+    let handshake = until(deadlines, slot, deadline, |cx| {
+        std::pin::Pin::new(&mut accept).poll(cx)
     })
     .await;
     match handshake {
@@ -113,6 +98,25 @@ async fn open(
             None
         }
     }
+}
+
+/// Polls `poll` until it is ready or `deadline` (in `slot` of the register) passes.
+fn until<T>(
+    deadlines: &Deadlines,
+    slot: u32,
+    deadline: u64,
+    mut poll: impl FnMut(&mut std::task::Context<'_>) -> Poll<std::io::Result<T>>,
+) -> impl Future<Output = std::io::Result<T>> {
+    let mut armed = false;
+    std::future::poll_fn(move |cx| {
+        if let Poll::Ready(result) = poll(cx) {
+            return Poll::Ready(result);
+        }
+        match deadlines.hold(&mut armed, slot, Wait::Read, || deadline, cx.waker()) {
+            Hold::Waiting => Poll::Pending,
+            Hold::Expired | Hold::Refused => Poll::Ready(Err(ErrorKind::TimedOut.into())),
+        }
+    })
 }
 
 /// Answers plain HTTP on the TLS port with a `400` page, as well as a non-blocking socket can
