@@ -280,20 +280,19 @@ impl Config {
             (None, None, true) => None,
             (_, _, true) => bail!("--cert and --key need --tls-listen"),
         };
-        let tls_args = cli.tls_listen.iter().map(|arg| (arg, tls_config.clone()));
-        let plain_args = listen_args.into_iter().map(|arg| (arg, None));
-        for (arg, config) in plain_args.chain(tls_args.map(|(a, c)| (a.as_str(), c))) {
+        let plain = listen_args.into_iter().map(|arg| (arg, false));
+        let secure = cli.tls_listen.iter().map(|arg| (arg.as_str(), true));
+        for (arg, is_tls) in plain.chain(secure) {
             for addr in parse_listen(arg)? {
-                // Port 0 asks for any free port: two of them are two listeners.
-                if addr.port() != 0 && listen.contains(&addr) {
-                    if tls[listen.iter().position(|a| *a == addr).unwrap_or(0)] != config.is_some()
-                    {
-                        bail!("{addr} cannot be both a plain and a TLS address");
-                    }
-                    continue;
+                match listen.iter().position(|a| *a == addr) {
+                    // Port 0 asks for any free port: two of them are two listeners.
+                    Some(_) if addr.port() == 0 => {}
+                    Some(at) if tls[at] == is_tls => continue,
+                    Some(_) => bail!("{addr} cannot be both a plain and a TLS address"),
+                    None => {}
                 }
                 listen.push(addr);
-                tls.push(config.is_some());
+                tls.push(is_tls);
             }
         }
         let tls: Vec<_> = tls
