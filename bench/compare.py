@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs the side-by-side benchmark (see bench/compare.sh) and prints markdown tables.
 
-Workloads with a variant change the servers' configuration: "log" turns the access log on (to a
+Workloads with a variant change the servers' configuration: "tls" serves HTTPS only, with one
+ECDSA P-256 certificate made here for both servers (nginx with session tickets on); "log" turns the access log on (to a
 file; nginx with `buffer=64k flush=1s`, as forkhttpd buffers), "sites-first"/"sites-last" load a
 configuration of SITES sites with RULES_PER_SITE header rules each and ask for the first or the
 last site by Host. Only forkhttpd and nginx run those.
@@ -21,6 +22,7 @@ import resource
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -44,6 +46,10 @@ WORKLOADS = [
     ("1 KiB, keep-alive, access log on", "/small.html", 64, [], "req/s", "log"),
     (f"1 KiB, {SITES:,} sites: the first", "/small.html", 64, ["-H", "Host: site1.test"], "req/s", "sites-first"),
     (f"1 KiB, {SITES:,} sites: the last", "/small.html", 64, ["-H", f"Host: site{SITES}.test"], "req/s", "sites-last"),
+    ("1 KiB, keep-alive, TLS", "/small.html", 64, [], "req/s", "tls"),
+    ("1 KiB, new TLS connection per request (full handshakes)", "/small.html", 64,
+     ["-H", "Connection: close"], "req/s", "tls"),
+    ("16 MiB, 8 connections, TLS", "/16m.bin", 8, [], "MB/s", "tls"),
 ]
 
 # Servers that run the workloads with a variant.
@@ -133,7 +139,12 @@ class Server:
                             f.write(f'[[site.headers]]\npath = "/assets{rule}/**"\nset = {{ "Cache-Control" = "max-age={rule}" }}\n')
                 return [self.args.forkhttpd, "-c", conf]
             log = ["--access-log", self.access_log] if self.variant == "log" else []
-            return [self.args.forkhttpd, "-w", str(workers), "-l", f"127.0.0.1:{port}", "--log-level", "error"] + log + [root]
+            if self.variant == "tls":
+                cert, key = tls_pair(work)
+                listen = ["--tls-listen", f"127.0.0.1:{port}", "--cert", cert, "--key", key]
+            else:
+                listen = ["-l", f"127.0.0.1:{port}"]
+            return [self.args.forkhttpd, "-w", str(workers), "--log-level", "error"] + listen + log + [root]
         if self.name.startswith("nginx"):
             cache = "open_file_cache max=10000 inactive=20s; open_file_cache_valid 1s;" if self.name == "nginx-ofc" else ""
             log = f"access_log {self.access_log} combined buffer=64k flush=1s;" if self.variant == "log" else "access_log off;"
@@ -144,6 +155,11 @@ class Server:
                 servers = "".join(f"server {{ listen 127.0.0.1:{port}{' reuseport' if site == 1 else ''}; "
                                   f"server_name site{site}.test; root {root}; {locations}}}\n"
                                   for site in range(1, SITES + 1))
+            elif self.variant == "tls":
+                cert, key = tls_pair(work)
+                servers = (f"server {{ listen 127.0.0.1:{port} ssl reuseport; root {root}; "
+                           f"ssl_certificate {cert}; ssl_certificate_key {key}; "
+                           "ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets on; }")
             else:
                 servers = f"server {{ listen 127.0.0.1:{port} reuseport; root {root}; }}"
             conf = os.path.join(work, f"{self.name}.conf")
@@ -188,7 +204,12 @@ mimetype.assign = (".html" => "text/html", ".bin" => "application/octet-stream")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as raw:
+                    s = raw
+                    if self.variant == "tls":
+                        context = ssl.create_default_context()
+                        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+                        s = context.wrap_socket(raw, server_hostname="bench.test")
                     s.sendall(b"GET /small.html HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n")
                     if s.recv(12).startswith(b"HTTP/1."):
                         self.startup = time.monotonic() - began
@@ -220,7 +241,8 @@ def run_wrk(args, server, workload, duration):
         command += ["-s", args.pipeline_lua]
     else:
         command += extra
-    command.append(f"http://127.0.0.1:{server.port}{path}")
+    scheme = "https" if server.variant == "tls" else "http"
+    command.append(f"{scheme}://127.0.0.1:{server.port}{path}")
     pids = server.pids()
     before = cpu_ticks(pids)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -284,6 +306,16 @@ def idle_rss(server, count):
     finally:
         for s in sockets:
             s.close()
+
+
+def tls_pair(work):
+    """An ECDSA P-256 certificate and key for the TLS rows, made once per run."""
+    cert, key = os.path.join(work, "bench.pem"), os.path.join(work, "bench.key")
+    if not os.path.exists(cert):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "30", "-subj", "/CN=bench.test", "-keyout", key, "-out", cert],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
 
 
 def make_docroot(path):
