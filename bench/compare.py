@@ -289,12 +289,18 @@ def run_wrk(args, server, workload, duration):
 def idle_rss(server, count):
     """RSS of the server with `count` idle keep-alive connections, each after one request."""
     sockets = []
+    context = None
+    if server.variant == "tls":
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     try:
         for i in range(count):
             # Spread the client ends over several source addresses: one address has too few
             # ephemeral ports left when earlier runs filled TIME_WAIT.
             s = socket.create_connection(("127.0.0.1", server.port), timeout=10,
                                          source_address=(f"127.0.0.{2 + i % 200}", 0))
+            if context:
+                s = context.wrap_socket(s, server_hostname="bench.test")
             s.sendall(b"GET /small.html HTTP/1.1\r\nHost: b\r\n\r\n")
             sockets.append(s)
         for s in sockets:
@@ -348,6 +354,7 @@ def main():
     parser.add_argument("--servers", default=",".join(SERVERS))
     parser.add_argument("--workloads", default="", help="substring filter on workload names")
     parser.add_argument("--idle", type=int, default=10000, help="idle connections for the RSS row (0: skip)")
+    parser.add_argument("--idle-tls", action="store_true", help="hold the idle connections over TLS")
     args = parser.parse_args()
     args.forkhttpd = os.path.abspath(args.forkhttpd)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -374,7 +381,8 @@ def main():
                 for name in servers:
                     if name == "python":
                         continue
-                    server = Server(name, args, work, docroot, server_cpus)
+                    variant = "tls" if args.idle_tls else None
+                    server = Server(name, args, work, docroot, server_cpus, variant)
                     server.start()
                     try:
                         base = rss_kib(server.pids())
@@ -459,7 +467,8 @@ def report(workers, servers, workloads, results, idle, args):
         print(f"\nforkhttpd with its access log on, to its own rate without: {median(ratios):.2f}x "
               f"({min(ratios):.2f}–{max(ratios):.2f}) in requests per CPU-second")
     if idle:
-        print(f"\n| server | RSS at rest | RSS with {args.idle:,} idle keep-alive connections | per connection |")
+        over = " TLS" if args.idle_tls else ""
+        print(f"\n| server | RSS at rest | RSS with {args.idle:,} idle{over} keep-alive connections | per connection |")
         print("|---|---|---|---|")
         for server, (base, held) in idle.items():
             print(f"| {server} | {base / 1024:.1f} MiB | {held / 1024:.1f} MiB | {(held - base) * 1024 / args.idle:,.0f} B |")
