@@ -230,3 +230,19 @@ fn a_handshake_that_stalls_is_closed_at_the_header_timeout() {
     }
     assert_eq!(https.connect().get_from("a.test", "/hello.txt").status, 200);
 }
+
+/// A keep-alive connection the server ends for being idle ends with TLS's close_notify: the
+/// client reads a clean end of stream, not a truncation (rustls reports one as UnexpectedEof).
+#[test]
+fn an_idle_connection_is_closed_with_close_notify() {
+    let https = Https::start("keepalive_timeout = 0.5");
+    let mut client = https.connect();
+    assert_eq!(client.get_from("a.test", "/hello.txt").status, 200);
+    let mut rest = Vec::new();
+    let read = client.stream.read_to_end(&mut rest);
+    assert!(
+        read.is_ok(),
+        "the close came without close_notify: {read:?}"
+    );
+    assert!(rest.is_empty());
+}

@@ -396,14 +396,16 @@ async fn copy_file<S: Stream>(
     Ok(())
 }
 
-/// Half-closes, then reads and drops what the client still sends, for a bounded time and
-/// amount, so that our last response is not destroyed by a reset (RFC 9112 §9.6).
-pub(crate) async fn linger<S: Stream>(stream: &mut S, deadlines: &Deadlines, slot: u32) {
-    let deadline = deadlines.after(LINGER_TIMEOUT);
-    // A socket's half-close is immediate; a TLS stream's must write its close_notify, which a
-    // client that reads nothing can hold up: the linger's deadline bounds that too.
+/// Half-closes the stream: a socket's FIN is immediate; a TLS stream's close_notify must be
+/// written first, which a client that reads nothing can hold up until `deadline`.
+pub(crate) fn shut_down<'a, S: Stream>(
+    stream: &'a mut S,
+    deadlines: &'a Deadlines,
+    slot: u32,
+    deadline: u64,
+) -> impl Future<Output = io::Result<()>> + 'a {
     let mut armed = false;
-    let shut = std::future::poll_fn(|cx| {
+    std::future::poll_fn(move |cx| {
         if let Poll::Ready(result) = Pin::new(&mut *stream).poll_shutdown(cx) {
             return Poll::Ready(result);
         }
@@ -411,8 +413,14 @@ pub(crate) async fn linger<S: Stream>(stream: &mut S, deadlines: &Deadlines, slo
             Hold::Waiting => Poll::Pending,
             Hold::Expired | Hold::Refused => Poll::Ready(Err(ErrorKind::TimedOut.into())),
         }
-    });
-    if shut.await.is_err() {
+    })
+}
+
+/// Half-closes, then reads and drops what the client still sends, for a bounded time and
+/// amount, so that our last response is not destroyed by a reset (RFC 9112 §9.6).
+pub(crate) async fn linger<S: Stream>(stream: &mut S, deadlines: &Deadlines, slot: u32) {
+    let deadline = deadlines.after(LINGER_TIMEOUT);
+    if shut_down(stream, deadlines, slot, deadline).await.is_err() {
         return;
     }
     let mut scratch = Vec::new();

@@ -231,6 +231,12 @@ pub(crate) fn serve<S: Stream + 'static>(
     };
     async move {
         let end = match conn.run().await {
+            Ok(End::Quiet) if conn.stream.closes_with_a_message() => {
+                let deadline = conn.shared.deadlines.after(crate::limits::LINGER_TIMEOUT);
+                let (deadlines, slot) = (&conn.shared.deadlines, conn.slot);
+                let _ = Box::pin(io::shut_down(&mut conn.stream, deadlines, slot, deadline)).await;
+                End::Quiet
+            }
             Ok(end) => end,
             Err(Failure::Reply(refusal)) => match Box::pin(conn.reject(refusal)).await {
                 Ok(()) => End::Linger,

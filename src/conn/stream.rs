@@ -33,6 +33,13 @@ pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin {
         None
     }
 
+    /// Whether ending the stream means sending something (TLS's close_notify), so that even a
+    /// quiet close (an idle timeout, a drain) must shut it down rather than drop it: a client
+    /// that sees the connection end without one may take the last response as cut short.
+    fn closes_with_a_message(&self) -> bool {
+        false
+    }
+
     /// Reads into `buf`'s free room; `Ok(0)` is the end of the stream.
     fn poll_read_some<B: BufMut>(
         &mut self,
@@ -133,7 +140,11 @@ impl Stream for TcpStream {
 
 /// A TLS connection: no sendfile (the bytes are encrypted in user space), so large bodies go
 /// through the pooled buffers in chunks. rustls holds what it was given until flushed.
-impl Stream for tokio_rustls::server::TlsStream<TcpStream> {}
+impl Stream for tokio_rustls::server::TlsStream<TcpStream> {
+    fn closes_with_a_message(&self) -> bool {
+        true
+    }
+}
 
 /// The connection's tests run it over an in-memory pipe: no readiness, no sendfile.
 #[cfg(test)]
