@@ -7,6 +7,7 @@
 //!
 //! - [`access_log`]: the access log: lines rendered per response, buffered per worker, written
 //!   to a file, stdout or syslog.
+//! - [`acme`]: certificates from an ACME CA, ordered by a helper process the master forks.
 //! - [`cache`]: the response cache between `conn` and `fs`: small answers with their
 //!   HTTP/1.1 head already encoded.
 //! - [`clock`]: coarse clocks for the per-request path.
@@ -22,6 +23,7 @@
 //! - [`log`]: log lines to stderr or a file, from every process.
 
 pub(crate) mod access_log;
+pub(crate) mod acme;
 pub(crate) mod auth;
 pub mod cache;
 pub(crate) mod clock;

@@ -12,6 +12,7 @@
 //! applies before the response cache is asked (authentication) and after (its access log).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::rc::Rc;
 
 use crate::access_log::SinkId;
@@ -19,7 +20,7 @@ use crate::auth::{BasicAuth, Verdict};
 use crate::cache::{Outgoing, ResponseCache};
 use crate::fs::Site;
 use crate::fs::path;
-use crate::http::{Request, Response, Status};
+use crate::http::{Method, Request, Response, Status};
 
 /// One site in a worker.
 #[derive(Debug)]
@@ -33,6 +34,8 @@ pub(crate) struct VirtualHost {
     pub https_port: Option<u16>,
     /// `Strict-Transport-Security: ...\r\n`, added to the site's answers over TLS.
     pub hsts_line: Option<Rc<[u8]>>,
+    /// Where the ACME helper leaves the answers to its HTTP-01 challenges, for an ACME site.
+    pub acme_challenges: Option<PathBuf>,
 }
 
 impl VirtualHost {
@@ -46,6 +49,16 @@ impl VirtualHost {
         request: &Request<'_, '_>,
         secure: bool,
     ) -> Outgoing {
+        // Before the redirect to HTTPS, Basic auth and the cache: the CA asks over plain HTTP,
+        // with no credentials, and each token is asked for once or a few times.
+        if !secure
+            && let Some(folder) = &self.acme_challenges
+            && matches!(request.method, Method::Get | Method::Head)
+            && let Ok(target) = path::split_target(request.target)
+            && let Some(answer) = crate::acme::challenge::answer(folder, target.path)
+        {
+            return Outgoing::Built(answer);
+        }
         if !secure
             && let Some(port) = self.https_port
             && let Some(redirect) = https_redirect(request, port)
@@ -87,7 +100,7 @@ impl VirtualHost {
 /// for a request without a host name to put in the URL.
 fn https_redirect(request: &Request<'_, '_>, port: u16) -> Option<Response> {
     let target = path::split_target(request.target).ok()?;
-    if target.path.starts_with("/.well-known/acme-challenge/") {
+    if target.path.starts_with(crate::acme::challenge::PREFIX) {
         return None;
     }
     let host = host_of(request.authority()?)?;

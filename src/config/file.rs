@@ -18,6 +18,8 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -98,8 +100,18 @@ struct SiteSchema {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TlsSchema {
-    cert: Spanned<String>,
-    key: Spanned<String>,
+    cert: Option<Spanned<String>>,
+    key: Option<Spanned<String>>,
+    acme: Option<Spanned<AcmeSchema>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcmeSchema {
+    email: Option<Spanned<String>>,
+    directory: Option<Spanned<String>>,
+    state: Spanned<String>,
+    ca_root: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -518,6 +530,7 @@ fn compile_site(
         https_socket: None,
         hsts: None,
         certificate: None,
+        acme: None,
     }
 }
 
@@ -614,32 +627,160 @@ fn compile_tls(
         (None, false) => {
             problems.at(
                 spanned.span(),
-                "listen_tls needs [site.tls] with cert and key",
+                "listen_tls needs [site.tls] with cert and key, or acme",
             );
             None
         }
         (Some(tls), true) => {
             problems.at(
-                tls.cert.span(),
+                tls_span(tls).unwrap_or(spanned.span()),
                 "[site.tls] without listen_tls: no address would use it",
             );
             None
         }
         (None, true) => None,
-        (Some(tls), false) => {
-            let (cert, key) = (relative(tls.cert.get_ref()), relative(tls.key.get_ref()));
-            match crate::tls::load_key_pair(&cert, &key) {
-                Ok(pair) => {
-                    site_config.certificate = crate::tls::expiry(&cert, &pair);
-                    Some(pair)
-                }
-                Err(e) => {
-                    problems.at(tls.cert.span(), e);
-                    None
+        (Some(tls), false) => match (&tls.cert, &tls.key, &tls.acme) {
+            (Some(cert), Some(key), None) => {
+                let (cert_path, key_path) = (relative(cert.get_ref()), relative(key.get_ref()));
+                match crate::tls::load_key_pair(&cert_path, &key_path) {
+                    Ok(pair) => {
+                        site_config.certificate = crate::tls::expiry(&cert_path, &pair);
+                        Some(pair)
+                    }
+                    Err(e) => {
+                        problems.at(cert.span(), e);
+                        None
+                    }
                 }
             }
+            (None, None, Some(acme)) => compile_acme(site, acme, site_config, relative, problems),
+            (_, _, Some(acme)) => {
+                problems.at(
+                    acme.span(),
+                    "[site.tls] takes cert and key, or acme, not both",
+                );
+                None
+            }
+            _ => {
+                problems.at(
+                    tls_span(tls).unwrap_or(spanned.span()),
+                    "[site.tls] needs both cert and key, or acme",
+                );
+                None
+            }
+        },
+    }
+}
+
+fn tls_span(tls: &TlsSchema) -> Option<Range<usize>> {
+    (tls.cert.as_ref().map(Spanned::span))
+        .or_else(|| tls.key.as_ref().map(Spanned::span))
+        .or_else(|| tls.acme.as_ref().map(Spanned::span))
+}
+
+/// A site whose certificate comes from an ACME CA: what the helper will order, and the
+/// certificate it ordered before, if `state` holds one. None yet is not an error: the site
+/// starts without it (its handshakes fail until then) and the helper orders one at once.
+fn compile_acme(
+    site: &SiteSchema,
+    spanned: &Spanned<AcmeSchema>,
+    site_config: &mut SiteConfig,
+    relative: &dyn Fn(&str) -> PathBuf,
+    problems: &mut Problems,
+) -> Option<Arc<rustls::sign::CertifiedKey>> {
+    let acme = spanned.get_ref();
+    let before = problems.found.len();
+    if site.listen.is_empty() {
+        problems.at(
+            spanned.span(),
+            "acme needs a plain listen address too: the CA checks \
+             http://NAME/.well-known/acme-challenge/ (port 80 for a public CA)",
+        );
+    }
+    if site.server_names.is_empty() {
+        problems.at(
+            spanned.span(),
+            "acme needs server_names: they are the certificate's names",
+        );
+    }
+    let mut names = Vec::new();
+    for name in &site.server_names {
+        match parse_server_name(name.get_ref()) {
+            Ok((_, true)) => problems.at(
+                name.span(),
+                "acme cannot get a wildcard name: HTTP-01 validates one host at a time",
+            ),
+            Ok((lower, false)) if lower.parse::<std::net::Ipv4Addr>().is_ok() => problems.at(
+                name.span(),
+                "acme certificates here are for DNS names, not addresses",
+            ),
+            Ok((lower, false)) => names.push(lower),
+            // `compile_routes` reports it.
+            Err(_) => {}
         }
     }
+    if let Some(email) = &acme.email {
+        let value = email.get_ref();
+        let plausible = value.split_once('@').is_some_and(|(user, domain)| {
+            !user.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        }) && !value
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',');
+        if !plausible {
+            problems.at(
+                email.span(),
+                "email must be an address such as ops@example.com",
+            );
+        }
+    }
+    let directory = match &acme.directory {
+        Some(directory) => {
+            let value = directory.get_ref();
+            if !value.starts_with("https://") || !header_value_ok(value) || value.contains(' ') {
+                problems.at(directory.span(), "directory must be an https:// URL");
+            }
+            value.clone()
+        }
+        None => crate::acme::LETS_ENCRYPT.to_string(),
+    };
+    let state = relative(acme.state.get_ref());
+    if state.exists() && !state.is_dir() {
+        problems.at(
+            acme.state.span(),
+            format!("{} is not a folder", state.display()),
+        );
+    }
+    let ca_root = acme.ca_root.as_ref().map(|root| {
+        let path = relative(root.get_ref());
+        if let Err(e) = CertificateDer::from_pem_file(&path) {
+            problems.at(
+                root.span(),
+                format!("no certificate in {}: {e}", path.display()),
+            );
+        }
+        path
+    });
+    if problems.found.len() > before || names.is_empty() {
+        return None;
+    }
+    let certificate = crate::acme::store::certificate_path(&state, &directory, &names[0]);
+    let pair = certificate
+        .exists()
+        .then(|| crate::tls::load_key_pair(&certificate, &certificate).ok())
+        .flatten();
+    if let Some(pair) = &pair {
+        site_config.certificate = crate::tls::expiry(&certificate, pair);
+    }
+    site_config.acme = Some(crate::acme::Order {
+        site: site_config.name.clone(),
+        names,
+        email: acme.email.as_ref().map(|email| email.get_ref().clone()),
+        directory,
+        ca_root,
+        state,
+        certificate,
+    });
+    pair
 }
 
 /// A path within the site, from the file's `/`-rooted form: `"/a/b.html"` to `a/b.html`.

@@ -241,6 +241,8 @@ pub struct SiteConfig {
     pub hsts: Option<String>,
     /// Its certificate's file and expiry, when it has one.
     pub certificate: Option<crate::tls::Expiry>,
+    /// What the ACME helper orders for it (`acme = { ... }` in `[site.tls]`).
+    pub acme: Option<crate::acme::Order>,
 }
 
 impl Config {
@@ -353,6 +355,7 @@ impl Config {
             https_socket: None,
             hsts: None,
             certificate: cli_expiry,
+            acme: None,
         };
         Ok(Config {
             source: None,

@@ -45,6 +45,7 @@ fn shared(root: Option<&std::path::Path>) -> Rc<Shared> {
         access_log: None,
         https_port: None,
         hsts_line: None,
+        acme_challenges: None,
     };
     let logs = AccessLogs::open(&[]).unwrap();
     let cache = ResponseCache::new(config.file_cache_bytes);

@@ -5,7 +5,8 @@
 //! single loop that waits on a signalfd (and on the next timer), then handles what arrived in a
 //! fixed order:
 //!
-//! 1. reap: collect every exited child; schedule replacements with backoff;
+//! 1. reap: collect every exited child (workers, and the ACME helper when a site uses ACME);
+//!    schedule replacements with backoff;
 //! 2. terminate: TERM, INT or QUIT start a graceful stop (a second INT kills at once);
 //! 3. reload: HUP forks a new generation, then tells the old one to drain;
 //! 4. reopen: USR1 reopens the log file here and in every worker;
@@ -49,6 +50,7 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
 
     let mut master = Master {
         slots: (0..config.workers).map(|_| Slot::default()).collect(),
+        acme: Slot::default(),
         config,
         listeners,
         signals: Some(signals),
@@ -114,6 +116,16 @@ fn announce(config: &Config, listeners: &[TcpListener]) {
         }
     }
     for site in &config.sites {
+        if let Some(order) = &site.acme
+            && site.certificate.is_none()
+        {
+            info!(
+                "site {}: no certificate yet; the acme helper orders one from {}",
+                site.name, order.directory
+            );
+        }
+    }
+    for site in &config.sites {
         let prefix = if config.source.is_some() {
             format!("site {}: ", site.name)
         } else {
@@ -170,9 +182,26 @@ struct Slot {
     given_up: bool,
 }
 
-/// A worker of an earlier generation, draining after a reload.
+/// Which child a pid is, for log lines.
+#[derive(Clone, Copy)]
+enum Role {
+    /// The worker in this slot (counted from 0).
+    Worker(usize),
+    Acme,
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Role::Worker(id) => write!(f, "worker {}", id + 1),
+            Role::Acme => f.write_str("acme helper"),
+        }
+    }
+}
+
+/// A child of an earlier generation, draining after a reload.
 struct Retiring {
-    id: usize,
+    role: Role,
     pid: Pid,
     /// Killed if still alive by then.
     deadline: Instant,
@@ -193,6 +222,8 @@ struct Master {
     /// `Option` so a forked child can close it: the signalfd belongs to the master.
     signals: Option<Signals>,
     slots: Vec<Slot>,
+    /// The ACME helper, when a site's certificate comes from ACME.
+    acme: Slot,
     retiring: Vec<Retiring>,
     stop: Option<Stop>,
     pid: Pid,
@@ -211,6 +242,7 @@ impl Master {
         for id in 0..self.slots.len() {
             self.spawn(id);
         }
+        self.spawn_acme();
         loop {
             let timeout = self
                 .next_timer()
@@ -278,14 +310,49 @@ impl Master {
         }
     }
 
+    /// Forks the ACME helper if a site needs it (`acme::run` is its life).
+    fn spawn_acme(&mut self) {
+        let orders: Vec<crate::acme::Order> = self.acme_orders();
+        if orders.is_empty() {
+            return;
+        }
+        match process::fork() {
+            Ok(Forked::Parent(pid)) => {
+                self.acme.pid = Some(pid);
+                self.acme.started = Some(Instant::now());
+                self.acme.respawn_at = None;
+            }
+            Ok(Forked::Child) => {
+                if !process::die_with_parent(self.pid) {
+                    std::process::exit(0);
+                }
+                drop(self.signals.take());
+                // The helper serves nothing: the listen sockets stay with the master and workers.
+                drop(std::mem::take(&mut self.listeners));
+                let code = crate::acme::run(&orders, self.pid, self.config.log_file.as_deref());
+                std::process::exit(code);
+            }
+            Err(e) => {
+                error!("cannot fork the acme helper: {e}; retrying");
+                self.acme.respawn_at = Some(Instant::now() + FORK_RETRY);
+            }
+        }
+    }
+
+    fn acme_orders(&self) -> Vec<crate::acme::Order> {
+        let sites = self.config.sites.iter();
+        sites.filter_map(|site| site.acme.clone()).collect()
+    }
+
     fn reap(&mut self) {
         for (pid, exit) in process::reap() {
             if let Some(index) = self.retiring.iter().position(|r| r.pid == pid) {
                 let retired = self.retiring.swap_remove(index);
-                info!(
-                    "worker {} pid {pid} exited ({exit}), old generation",
-                    retired.id + 1
-                );
+                info!("{} pid {pid} exited ({exit}), old generation", retired.role);
+                continue;
+            }
+            if self.acme.pid == Some(pid) {
+                self.acme_exited(pid, exit);
                 continue;
             }
             let Some(id) = self.slots.iter().position(|s| s.pid == Some(pid)) else {
@@ -325,6 +392,32 @@ impl Master {
         }
     }
 
+    /// The ACME helper runs until stopped: any exit is a failure, respawned with the workers'
+    /// backoff (a helper that cannot even start is given up on, loudly).
+    fn acme_exited(&mut self, pid: Pid, exit: Exit) {
+        let helper = &mut self.acme;
+        helper.pid = None;
+        if self.stop.is_some() {
+            info!("acme helper pid {pid} exited ({exit})");
+            return;
+        }
+        let ran_for = helper.started.map_or(Duration::ZERO, |t| t.elapsed());
+        match helper.backoff.on_exit(ran_for, false) {
+            Decision::RespawnAfter(delay) => {
+                warn!("acme helper pid {pid} exited ({exit}); respawning");
+                helper.respawn_at = Some(Instant::now() + delay);
+            }
+            Decision::GiveUp | Decision::Fatal => {
+                error!(
+                    "acme helper pid {pid} exited ({exit}) right after starting, {} times in a \
+                     row; not respawning it: certificates will not be renewed",
+                    respawn::MAX_QUICK_FAILURES
+                );
+                helper.given_up = true;
+            }
+        }
+    }
+
     fn terminate(&mut self, interrupts: u32) {
         let repeated = self.stop.is_some();
         if repeated || interrupts > 1 {
@@ -347,6 +440,7 @@ impl Master {
         for slot in &mut self.slots {
             slot.respawn_at = None;
         }
+        self.acme.respawn_at = None;
         for pid in self.live_pids() {
             process::send(pid, Signal::SIGTERM);
         }
@@ -367,6 +461,7 @@ impl Master {
         if self.stop.is_some() {
             return;
         }
+        let orders_before = self.acme_orders();
         if let Some(loaded) = self.config.reload() {
             match loaded {
                 Ok(config) => {
@@ -395,7 +490,7 @@ impl Master {
         for (id, slot) in self.slots.iter_mut().enumerate() {
             if let Some(pid) = slot.pid.take() {
                 old.push(Retiring {
-                    id,
+                    role: Role::Worker(id),
                     pid,
                     deadline,
                     killed: false,
@@ -412,6 +507,20 @@ impl Master {
         );
         for id in 0..self.slots.len() {
             self.spawn(id);
+        }
+        // The helper goes on through a reload it asked for (it has nothing new to do); a
+        // configuration with other ACME sites gets a new one.
+        if self.acme_orders() != orders_before || self.acme.given_up {
+            if let Some(pid) = self.acme.pid.take() {
+                old.push(Retiring {
+                    role: Role::Acme,
+                    pid,
+                    deadline,
+                    killed: false,
+                });
+            }
+            self.acme = Slot::default();
+            self.spawn_acme();
         }
         for retiring in &old {
             process::send(retiring.pid, Signal::SIGTERM);
@@ -496,9 +605,8 @@ impl Master {
         for retiring in &mut self.retiring {
             if !retiring.killed && now >= retiring.deadline {
                 warn!(
-                    "old worker {} pid {} still draining at its deadline: killing it",
-                    retiring.id + 1,
-                    retiring.pid
+                    "old {} pid {} still draining at its deadline: killing it",
+                    retiring.role, retiring.pid
                 );
                 process::send(retiring.pid, Signal::SIGKILL);
                 retiring.killed = true;
@@ -511,6 +619,9 @@ impl Master {
             for id in due {
                 self.spawn(id);
             }
+            if self.acme.respawn_at.is_some_and(|at| at <= now) {
+                self.spawn_acme();
+            }
         }
     }
 
@@ -521,12 +632,16 @@ impl Master {
             .iter()
             .filter(|r| !r.killed)
             .map(|r| r.deadline);
-        let respawns = self.slots.iter().filter_map(|s| s.respawn_at);
+        let respawns = self
+            .slots
+            .iter()
+            .chain([&self.acme])
+            .filter_map(|s| s.respawn_at);
         stop.into_iter().chain(retiring).chain(respawns).min()
     }
 
     fn live_pids(&self) -> Vec<Pid> {
-        let current = self.slots.iter().filter_map(|s| s.pid);
+        let current = self.slots.iter().chain([&self.acme]).filter_map(|s| s.pid);
         current.chain(self.retiring.iter().map(|r| r.pid)).collect()
     }
 }

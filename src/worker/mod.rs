@@ -70,6 +70,10 @@ pub(crate) fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i3
                         .into_bytes()
                         .into()
                 }),
+                acme_challenges: site
+                    .acme
+                    .as_ref()
+                    .map(|order| crate::acme::store::challenge_folder(&order.state)),
             }),
             Err(e) => {
                 error!(
