@@ -12,6 +12,13 @@ wrk is pinned to another. Every workload runs on every server in turn (interleav
 rounds; the table shows medians over rounds. "req/CPU-s" is requests per CPU-second of the
 server's processes (utime + stime from /proc over the run), the fair measure when wrk itself is
 the bottleneck; "ratio" is that figure divided by nginx's in the same round, then the median.
+"client CPU" is the load generator's CPU time over the run, as a share of one core.
+
+The handshake rows ("new TLS connection per request") use `openssl s_time` instead of wrk, which
+never resumes a TLS session: several s_time processes in parallel, one request per connection,
+full handshakes with -new and resumed ones (TLS 1.3 session tickets) with -reuse, so the two rows
+come from the same client and differ only in the handshake. Their rate column says what share of
+the connections s_time saw resumed (the lowest over rounds); see run_s_time.
 """
 
 import argparse
@@ -35,6 +42,9 @@ SERVERS = ["forkhttpd", "nginx", "nginx-ofc", "lighttpd", "python"]
 SITES = 1000
 RULES_PER_SITE = 10
 
+# Parallel `openssl s_time` processes for the handshake rows (see run_s_time).
+S_TIME_PROCESSES = 4
+
 WORKLOADS = [
     # name, path, connections, extra wrk args, unit, variant
     ("1 KiB, keep-alive", "/small.html", 64, [], "req/s", None),
@@ -47,8 +57,11 @@ WORKLOADS = [
     (f"1 KiB, {SITES:,} sites: the first", "/small.html", 64, ["-H", "Host: site1.test"], "req/s", "sites-first"),
     (f"1 KiB, {SITES:,} sites: the last", "/small.html", 64, ["-H", f"Host: site{SITES}.test"], "req/s", "sites-last"),
     ("1 KiB, keep-alive, TLS", "/small.html", 64, [], "req/s", "tls"),
-    ("1 KiB, new TLS connection per request (full handshakes)", "/small.html", 64,
-     ["-H", "Connection: close"], "req/s", "tls"),
+    # openssl s_time: "connections" is the number of s_time processes, each one connection at a time.
+    ("1 KiB, new TLS connection per request (full handshakes)", "/small.html", S_TIME_PROCESSES,
+     ["S_TIME", "-new"], "req/s", "tls"),
+    ("1 KiB, new TLS connection per request (resumed handshakes)", "/small.html", S_TIME_PROCESSES,
+     ["S_TIME", "-reuse"], "req/s", "tls"),
     ("16 MiB, 8 connections, TLS", "/16m.bin", 8, [], "MB/s", "tls"),
 ]
 
@@ -286,6 +299,76 @@ def run_wrk(args, server, workload, duration):
     }
 
 
+def run_load(args, server, workload, duration):
+    if workload[3][:1] == ["S_TIME"]:
+        return run_s_time(args, server, workload, duration)
+    return run_wrk(args, server, workload, duration)
+
+
+def run_s_time(args, server, workload, duration):
+    """The handshake rows: `openssl s_time`, since wrk never resumes a TLS session.
+
+    s_time makes one connection at a time, sends `GET path HTTP/1.0` (so the server closes after
+    one response) and reads to the end; several run in parallel, on the client core(s) as wrk does.
+    "-new" makes every handshake a full one; "-reuse" resumes, on every connection, the session of
+    the one before it (TLS 1.3 tickets, pinned with -tls1_3; s_time does not verify the
+    certificate, nor does the resumed handshake carry one). Requests are s_time's own counts, plus
+    the one uncounted full handshake each "-reuse" process makes first to get its session. s_time
+    prints a mark per connection, "r" when SSL_session_reused() says it resumed: the share of those
+    is checked and shown in the table, so a server that stops resuming cannot pass unnoticed.
+    """
+    name, path, processes, extra, unit, _ = workload
+    mode = extra[1]
+    command = ["taskset", "-c", args.client_cpus, "openssl", "s_time", "-connect", f"127.0.0.1:{server.port}",
+               "-www", path, mode, "-tls1_3", "-time", str(duration)]
+    pids = server.pids()
+    before = cpu_ticks(pids)
+    began = time.monotonic()
+    # Output to files, not pipes: one mark per connection can outgrow a pipe read one at a time.
+    outputs, running = [], []
+    for index in range(processes):
+        out = tempfile.TemporaryFile(dir=server.work)
+        outputs.append(out)
+        running.append(subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT))
+    client_cpu = 0.0
+    for process in running:
+        _, _, usage = os.wait4(process.pid, 0)
+        client_cpu += usage.ru_utime + usage.ru_stime
+    elapsed = time.monotonic() - began
+    server_cpu = (cpu_ticks(pids) - before) / CLK_TCK
+    requests = marks = reused = 0
+    short = False
+    body = os.path.getsize(os.path.join(server.docroot, path.lstrip("/")))
+    for out in outputs:
+        out.seek(0)
+        output = out.read().decode(errors="replace")
+        out.close()
+        summary = re.search(r"^(\d+) connections in \d+ real seconds, (\d+) bytes read per connection", output, re.M)
+        if not summary:
+            # s_time gives up without a summary when one connection fails.
+            raise SystemExit(f"s_time against {server.name} failed:\n{output[-2000:]}")
+        counted = int(summary.group(1))
+        progress = "".join(re.findall(r"^[*rt3]+$", output, re.M))
+        if len(progress) != counted:
+            raise SystemExit(f"s_time against {server.name}: {len(progress)} marks for {counted} connections")
+        requests += counted + (1 if mode == "-reuse" else 0)
+        marks += len(progress)
+        reused += progress.count("r")
+        # s_time does not look at the status: a response shorter than the file is an error page.
+        short |= int(summary.group(2)) < body
+    return {
+        "rate": requests / elapsed,
+        "p50": float("nan"),
+        "p99": float("nan"),
+        "per_cpu": requests / server_cpu if server_cpu > 0 else float("nan"),
+        "wrk_cpu": client_cpu / elapsed * 100,
+        "non2xx": requests if short else 0,
+        "socket_errors": "",
+        "startup": server.startup,
+        "reused": reused / marks if marks else float("nan"),
+    }
+
+
 def idle_rss(server, count):
     """RSS of the server with `count` idle keep-alive connections, each after one request."""
     sockets = []
@@ -401,13 +484,15 @@ def main():
                         server.start()
                         try:
                             if args.warmup:
-                                run_wrk(args, server, workload, args.warmup)
-                            result = run_wrk(args, server, workload, args.duration)
+                                run_load(args, server, workload, args.warmup)
+                            result = run_load(args, server, workload, args.duration)
                         finally:
                             server.stop()
                         results.setdefault((workload[0], name), []).append(result)
+                        resumed = f" resumed {result['reused']:.1%}" if "reused" in result else ""
                         print(f"round {round_index + 1} {workload[0]:36} {name:10} {result['rate']:>10.0f} "
-                              f"{result['per_cpu']:>10.0f}/CPU-s wrk {result['wrk_cpu']:3.0f}%", file=sys.stderr)
+                              f"{result['per_cpu']:>10.0f}/CPU-s client {result['wrk_cpu']:3.0f}%{resumed}",
+                              file=sys.stderr)
             report(workers, servers, workloads, results, idle, args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -428,8 +513,8 @@ def p50_text(runs):
 
 def report(workers, servers, workloads, results, idle, args):
     print(f"\n### {workers} worker{'s' if workers > 1 else ''} each, {args.rounds} rounds of {args.duration} s, "
-          f"medians (server on its own core{'s' if workers > 1 else ''}, wrk on another)\n")
-    print("| workload | server | rate | p50 ms | p99 ms | req/CPU-s | wrk CPU | ratio to nginx (req/CPU-s): median (range) |")
+          f"medians (server on its own core{'s' if workers > 1 else ''}, the client on another)\n")
+    print("| workload | server | rate | p50 ms | p99 ms | req/CPU-s | client CPU | ratio to nginx (req/CPU-s): median (range) |")
     print("|---|---|---|---|---|---|---|---|")
     for workload in workloads:
         name, unit = workload[0], workload[4]
@@ -446,9 +531,12 @@ def report(workers, servers, workloads, results, idle, args):
                     # The spread says how far one round's ratio can be trusted on this machine.
                     ratio += f" ({min(ratios):.2f}–{max(ratios):.2f})"
             wrk = median([r["wrk_cpu"] for r in runs])
-            mark = " (wrk-bound)" if wrk >= 95 else ""
+            mark = " (client-bound)" if wrk >= 95 else ""
             errors = sum(r["non2xx"] for r in runs)
             note = f", {errors} non-2xx" if errors and "404" not in name else ""
+            if "reused" in runs[0]:
+                # The lowest share over rounds: a resumed row is only one if every round resumed.
+                note += f", {min(r['reused'] for r in runs):.1%} resumed"
             print(f"| {name} | {server} | {median([r['rate'] for r in runs]):,.0f} {unit}{note} | "
                   f"{p50_text(runs)} | {p99_text(runs)} | "
                   f"{median([r['per_cpu'] for r in runs]):,.0f} | {wrk:.0f}%{mark} | {ratio} |")
