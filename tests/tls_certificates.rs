@@ -262,3 +262,53 @@ fn the_command_line_refuses_tls_listen_without_a_pair_that_loads() {
         assert!(stderr.contains(words), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_reload_keeps_each_port_0_socket_with_its_kind() {
+    // `127.0.0.1:0` is a plain and a TLS socket at once (one free port each), beside a third
+    // socket; a reload must hand each kept socket back to the same kind of listener.
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Authority::new();
+    ca.leaf(&["a.test"]).write(dir.path(), "a");
+    let config = r#"workers = 1
+[[site]]
+listen = ["127.0.0.2:0"]
+listen_tls = ["127.0.0.1:0"]
+server_names = ["a.test"]
+root = "www"
+[site.tls]
+cert = "a.pem"
+key = "a.key"
+[[site]]
+listen = ["127.0.0.1:0"]
+server_names = ["b.test"]
+root = "www"
+"#;
+    let (server, _) = start(dir.path(), config);
+    let announced = |lines: &[String]| -> Vec<String> {
+        let mut sockets: Vec<String> = lines
+            .iter()
+            .filter_map(|line| line.split("listening on ").nth(1))
+            .map(|rest| rest.split(' ').next().unwrap_or(rest).to_owned())
+            .collect();
+        sockets.sort();
+        sockets.dedup();
+        sockets
+    };
+    let before = announced(&server.lines());
+    assert_eq!(before.len(), 3, "{before:?}");
+    let tls_addr = server.addrs[1];
+    let plain_addr = server.addrs[2];
+    server.signal(SIGHUP);
+    server.wait_for("reloading: starting");
+    server.wait_for("old generation");
+    assert_eq!(
+        announced(&server.lines()),
+        before,
+        "the same ports, the same schemes"
+    );
+    let mut tls = connect_tls(tls_addr, "a.test", &Arc::new(ca.client(&[TLS13])));
+    assert_eq!(tls.get_from("a.test", "/").text(), "home");
+    let mut plain = Client::connect(plain_addr);
+    assert_eq!(plain.get("/").text(), "home");
+}

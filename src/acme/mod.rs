@@ -371,9 +371,17 @@ async fn issue(order: &Order, account: &Account) -> anyhow::Result<()> {
             store::write_atomically(&path, answer.as_str().as_bytes(), 0o644)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             tokens.push(path);
-            challenge.set_ready().await?;
+            let name = challenge.identifier().to_string();
+            challenge
+                .set_ready()
+                .await
+                .with_context(|| format!("validation failed: {name}"))?;
         }
-        match pending.poll_ready(&POLL).await? {
+        match pending
+            .poll_ready(&POLL)
+            .await
+            .context("validation failed")?
+        {
             OrderStatus::Ready => Ok(()),
             OrderStatus::Invalid => bail!("validation failed: {}", why_invalid(&mut pending).await),
             status => bail!("the order is still {status:?} after {}s", POLL_SECONDS),

@@ -170,6 +170,9 @@ fn check_root(site: &SiteConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A listen socket's address and whether it is a TLS socket.
+type Socket = (SocketAddr, bool);
+
 /// One worker position. A slot keeps its number across respawns and reloads.
 #[derive(Default)]
 struct Slot {
@@ -533,31 +536,38 @@ impl Master {
     /// closed), and sizes the worker slots. On an error nothing has changed.
     fn adopt(&mut self, config: Config) -> anyhow::Result<()> {
         check_roots(&config)?;
-        let mut kept: Vec<(SocketAddr, TcpListener)> = self
-            .config
-            .listen
+        // A socket is known by its address and kind: `127.0.0.1:0` may be a plain and a TLS
+        // socket at once, with two different ports, and each must stay what it was.
+        let kinds = |config: &Config| -> Vec<Socket> {
+            let tls = config.tls.iter().map(Option::is_some);
+            config.listen.iter().copied().zip(tls).collect()
+        };
+        let same = |(old, old_tls): Socket, (new, new_tls): Socket| {
+            old == new && (new.port() != 0 || old_tls == new_tls)
+        };
+        let old_kinds = kinds(&self.config);
+        let mut kept: Vec<(Socket, TcpListener)> = old_kinds
             .iter()
             .copied()
             .zip(std::mem::take(&mut self.listeners))
             .collect();
         let mut listeners = Vec::with_capacity(config.listen.len());
-        for &addr in &config.listen {
-            let socket = match kept.iter().position(|(old, _)| *old == addr) {
+        for socket in kinds(&config) {
+            let addr = socket.0;
+            let found = match kept.iter().position(|(old, _)| same(*old, socket)) {
                 Some(at) => Ok(kept.swap_remove(at).1),
                 None => listen::bind(addr, config.conn.header_timeout)
                     .with_context(|| format!("cannot listen on {addr}")),
             };
-            match socket {
-                Ok(socket) => listeners.push((addr, socket)),
+            match found {
+                Ok(listener) => listeners.push((socket, listener)),
                 Err(e) => {
                     // Put every socket back where it was.
                     kept.extend(listeners);
-                    self.listeners = self
-                        .config
-                        .listen
+                    self.listeners = old_kinds
                         .iter()
-                        .filter_map(|addr| {
-                            let at = kept.iter().position(|(old, _)| old == addr)?;
+                        .filter_map(|&socket| {
+                            let at = kept.iter().position(|(old, _)| *old == socket)?;
                             Some(kept.swap_remove(at).1)
                         })
                         .collect();
@@ -565,7 +575,7 @@ impl Master {
                 }
             }
         }
-        for (addr, _) in &kept {
+        for ((addr, _), _) in &kept {
             info!("no longer listening on {addr}");
         }
         if config.pid_file != self.config.pid_file

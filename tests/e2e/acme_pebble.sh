@@ -3,7 +3,9 @@
 # DNS server (every name resolves to 127.0.0.1), so pebble's HTTP-01 validation really connects
 # to forkhttpd's plain listener on 127.0.0.1 and fetches the token there. A fresh state folder
 # must get a certificate, and the site must then answer HTTPS with it, checked by curl against
-# pebble's root. A restart with the same state must serve at once without a new order.
+# pebble's root. A restart with the same state must serve at once without a new order; the
+# renewal at two thirds of the (short) lifetime must reload with no request failing; and a site
+# whose challenge fails must be logged with the CA's reason, without holding the other back.
 # Usage: tests/e2e/acme_pebble.sh BIN
 set -euo pipefail
 
@@ -78,6 +80,17 @@ root = "site"
 https_redirect = true
 [site.tls]
 acme = { email = "ops@acme.test", directory = "https://127.0.0.1:$acme_port/dir", state = "state", ca_root = "ca.pem" }
+
+# A site whose challenges cannot be met: pebble asks port $http_port, where only acme.test
+# answers, from another state folder. Its failure must be logged with pebble's reason and
+# must not keep acme.test from its certificate.
+[[site]]
+listen = ["127.0.0.1:0"]
+listen_tls = ["127.0.0.1:0"]
+server_names = ["nope.test"]
+root = "site"
+[site.tls]
+acme = { directory = "https://127.0.0.1:$acme_port/dir", state = "nope-state", ca_root = "ca.pem" }
 TOML
 check "-t accepts an ACME site" "$bin" -t -c "$work/forkhttpd.toml"
 
@@ -103,6 +116,12 @@ check "and both names were validated" \
 check "the certificate file is 0600" test "$(stat -c %a "$certificate")" = 600
 check "the account file is 0600" test "$(stat -c %a "$state/account.json")" = 600
 check "no challenge is left open" test -z "$(ls -A "$work/state/http-01")"
+for _ in $(seq 100); do
+    grep -q 'acme: site nope.test: validation failed' "$log" && break
+    sleep 0.1
+done
+check "a failed validation is logged with the CA's reason and a retry time" \
+    grep -q 'acme: site nope.test: validation failed: .*nope.test.* 404 .*next attempt in 60s' "$log"
 
 tls_port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log" | tail -1)
 curl -fsS --cacert "$work/ca.pem" "https://127.0.0.1:$management_port/roots/0" \
@@ -135,7 +154,8 @@ done
 sleep 1
 tls_port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log" | tail -1)
 check "a restart serves the stored certificate" test "$(https acme.test /)" = 'hello over ACME'
-check "and orders nothing" test "$(grep -c 'ordering a certificate' "$log" || true)" = 0
+check "and orders nothing for it" \
+    test "$(grep -c 'ordering a certificate for acme.test' "$log" || true)" = 0
 
 # Renewal: at two thirds of the 45 s the helper orders again, installs the new certificate and
 # has the master reload. Requests on new connections run throughout; none may fail.
