@@ -2,7 +2,8 @@
 //! has pebble issue a real certificate): the key's problems are placed in the file; HTTP-01
 //! challenges left in `state/http-01/` are answered on the plain listener, before the redirect
 //! to HTTPS; a CA that cannot be reached is logged and retried while the site serves on; a
-//! certificate already in `state` serves at start, and a new one there serves after a reload.
+//! certificate already in `state` serves at start, and a new one there serves after a reload,
+//! with the helper running on through that reload and a SIGUSR1.
 
 mod support;
 
@@ -11,7 +12,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use support::{
-    Authority, Client, SIGHUP, Server, TLS13, connect_tls, exchange, place_of, write_file,
+    Authority, Client, SIGHUP, SIGUSR1, Server, TLS13, connect_tls, exchange, place_of, write_file,
 };
 
 /// One ACME site on a plain and a TLS socket, its CA at an address nothing listens on.
@@ -201,6 +202,8 @@ fn a_stored_certificate_serves_at_start_and_a_new_one_after_a_reload() {
     assert_eq!(client.server_cert(), first.der);
     assert_eq!(client.get_from("a.test", "/").text(), "home");
 
+    // Log rotation reaches the helper too (it reopens the log; SIGUSR1 must not end it).
+    server.signal(SIGUSR1);
     // What the helper does after an order: replace the file, then SIGHUP the master.
     let second = ca.leaf(&["a.test", "www.a.test"]);
     write_file(dir.path(), CERTIFICATE, &stored(&second));
@@ -217,6 +220,6 @@ fn a_stored_certificate_serves_at_start_and_a_new_one_after_a_reload() {
             .filter(|line| line.contains("acme helper pid"))
             .count(),
         0,
-        "the helper goes on through a reload that changes no ACME site"
+        "the helper goes on through SIGUSR1 and a reload that changes no ACME site"
     );
 }
