@@ -146,3 +146,23 @@ pub const READ_CHUNK: usize = 16 * 1024;
 /// the output rather than the input keeps a line under 60 KiB even if every byte needs a
 /// six-byte escape, and so within one access log buffer and one UDP datagram.
 pub const ACCESS_LOG_FIELD_BYTES: usize = 8 * 1024;
+
+/// Streams one HTTP/2 connection may have open at once (RFC 9113 §6.5.2 suggests no fewer than
+/// 100; nginx and h2o use 128).
+pub const H2_MAX_CONCURRENT_STREAMS: u32 = 128;
+
+/// Streams a client may reset before the server accepts them (Rapid Reset, CVE-2023-44487):
+/// past this, `h2` ends the connection with ENHANCE_YOUR_CALM.
+pub const H2_MAX_PENDING_RESETS: usize = 32;
+
+/// Streams the server may reset for the client's errors on one connection (MadeYouReset,
+/// CVE-2025-8671) before it ends the connection.
+pub const H2_MAX_LOCAL_ERROR_RESETS: usize = 256;
+
+/// Bytes of a body read and handed to `h2` at a time, and the most `h2` buffers per stream: a
+/// stalled stream holds one chunk.
+pub const H2_CHUNK: usize = 16 * 1024;
+
+/// The receive windows a client's bodies get. A static server reads no body worth having, so
+/// the default 64 KiB less one is plenty.
+pub const H2_WINDOW: u32 = 65_535;

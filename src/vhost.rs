@@ -49,6 +49,25 @@ impl VirtualHost {
         request: &Request<'_, '_>,
         secure: bool,
     ) -> Outgoing {
+        self.answer_with(request, secure, |files| cache.serve(index, files, request))
+    }
+
+    /// [`VirtualHost::answer`] without the response cache, whose entries hold HTTP/1.1 heads:
+    /// for HTTP/2, until the cache keeps fields for it too.
+    pub fn answer_uncached(&self, request: &Request<'_, '_>, secure: bool) -> Outgoing {
+        self.answer_with(request, secure, |files| {
+            let accepted =
+                crate::fs::encoding::parse_lines(request.header_lines("accept-encoding"));
+            Outgoing::Built(files.serve(request, &accepted).response)
+        })
+    }
+
+    fn answer_with(
+        &self,
+        request: &Request<'_, '_>,
+        secure: bool,
+        serve: impl FnOnce(&Site) -> Outgoing,
+    ) -> Outgoing {
         // Before the redirect to HTTPS, Basic auth and the cache: the CA asks over plain HTTP,
         // with no credentials, and each token is asked for once or a few times.
         if !secure
@@ -70,7 +89,14 @@ impl VirtualHost {
         {
             return Outgoing::Built(denied);
         }
-        cache.serve(index, &self.files, request)
+        serve(&self.files)
+    }
+
+    /// The value of `Strict-Transport-Security` this site sends over TLS, if any.
+    pub fn hsts_value(&self) -> Option<&str> {
+        let line = std::str::from_utf8(self.hsts_line.as_deref()?).ok()?;
+        line.strip_prefix("Strict-Transport-Security: ")?
+            .strip_suffix("\r\n")
     }
 
     fn check_auth(&self, auth: &BasicAuth, request: &Request<'_, '_>) -> Option<Response> {

@@ -73,6 +73,7 @@ struct SiteSchema {
     listen_tls: Vec<Spanned<String>>,
     https_redirect: Option<Spanned<bool>>,
     hsts: Option<Spanned<String>>,
+    http2: Option<Spanned<bool>>,
     tls: Option<TlsSchema>,
     #[serde(default)]
     server_names: Vec<Spanned<String>>,
@@ -317,12 +318,14 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
         site_listeners.push(mine);
     }
     let routes = compile_routes(&schema.site, &site_listeners, sockets.addrs.len(), problems);
+    let http2 = compile_http2(&schema.site, &site_listeners, &sockets, problems);
     let tls = sockets
         .tls
         .iter()
         .zip(&routes)
-        .map(|(&tls, route)| {
-            tls.then(|| crate::tls::server_config(route.clone(), site_keys.clone()))
+        .zip(&http2)
+        .map(|((&tls, route), &http2)| {
+            tls.then(|| crate::tls::server_config(route.clone(), site_keys.clone(), http2))
         })
         .collect();
     let listen = sockets.addrs;
@@ -586,6 +589,42 @@ impl Sockets {
             }
         }
     }
+}
+
+/// Whether each socket offers HTTP/2 (`http2`, true unless a site says false). ALPN is settled
+/// in the handshake, before a request names a site, so the sites of a TLS socket must agree.
+fn compile_http2(
+    sites: &[Spanned<SiteSchema>],
+    site_listeners: &[Vec<usize>],
+    sockets: &Sockets,
+    problems: &mut Problems,
+) -> Vec<bool> {
+    let mut chosen: Vec<Option<bool>> = vec![None; sockets.addrs.len()];
+    for (site, listeners) in sites.iter().zip(site_listeners) {
+        let wanted = site.get_ref().http2.as_ref().is_none_or(|v| *v.get_ref());
+        for &socket in listeners.iter().filter(|&&at| sockets.tls[at]) {
+            match chosen[socket] {
+                None => chosen[socket] = Some(wanted),
+                Some(other) if other != wanted => {
+                    let span = site
+                        .get_ref()
+                        .http2
+                        .as_ref()
+                        .map_or(site.span(), Spanned::span);
+                    problems.at(
+                        span,
+                        format!(
+                            "the sites on {} must agree on http2: the protocol is chosen in the \
+                             TLS handshake, before a request names its site",
+                            sockets.addrs[socket]
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    chosen.into_iter().map(|c| c.unwrap_or(true)).collect()
 }
 
 /// A site's certificate and key, and its HTTPS policies (`https_redirect`, `hsts`).

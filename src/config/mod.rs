@@ -276,6 +276,7 @@ impl Config {
                 Some(crate::tls::server_config(
                     Route::default(),
                     vec![Some(pair)],
+                    true,
                 ))
             }
             (_, _, false) => bail!("--tls-listen needs --cert and --key"),

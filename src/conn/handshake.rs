@@ -60,6 +60,10 @@ pub(crate) async fn serve_tls(
         secure: true,
         sni_site,
     };
+    if stream.get_ref().1.alpn_protocol() == Some(super::h2::ALPN) {
+        super::h2::serve(stream, origin, shared, permit).await;
+        return;
+    }
     super::serve(stream, origin, shared, permit).await;
 }
 
@@ -101,7 +105,7 @@ async fn open(
 }
 
 /// Polls `poll` until it is ready or `deadline` (in `slot` of the register) passes.
-fn until<T>(
+pub(super) fn until<T>(
     deadlines: &Deadlines,
     slot: u32,
     deadline: u64,

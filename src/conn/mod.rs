@@ -14,6 +14,7 @@
 
 mod buffers;
 mod deadlines;
+mod h2;
 mod handshake;
 mod io;
 mod stream;
@@ -489,6 +490,7 @@ impl<S: Stream> Connection<S> {
                 Some(match r.version {
                     Version::Http10 => "HTTP/1.0",
                     Version::Http11 => "HTTP/1.1",
+                    Version::Http2 => "HTTP/2.0",
                 }),
             ),
             None => split_request_line(request_line),
@@ -583,7 +585,7 @@ impl<S: Stream> Connection<S> {
         let persistence = match (keep_alive, exchange.version) {
             (false, _) => Persistence::Close,
             (true, Version::Http10) => Persistence::KeepAlive10,
-            (true, Version::Http11) => Persistence::KeepAlive,
+            (true, Version::Http11 | Version::Http2) => Persistence::KeepAlive,
         };
         // Closing with nothing unread is a plain FIN. The lingering read is for when the client
         // may still be sending: bytes already buffered, or a body we chose not to read.

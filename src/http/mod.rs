@@ -10,7 +10,7 @@
 //! - `target`: the request target and Host checks, and the authority a request is for.
 
 pub mod body;
-mod date;
+pub(crate) mod date;
 pub mod encode;
 pub mod parse;
 pub mod response;

@@ -43,7 +43,7 @@ pub enum Method {
 }
 
 impl Method {
-    fn from_token(token: &str) -> Method {
+    pub(crate) fn from_token(token: &str) -> Method {
         match token {
             "GET" => Method::Get,
             "HEAD" => Method::Head,
@@ -58,6 +58,8 @@ impl Method {
 pub enum Version {
     Http10,
     Http11,
+    /// Built by `conn::h2` from a stream's fields, never parsed here.
+    Http2,
 }
 
 /// How the request body is delimited (RFC 9112 §6.3).
@@ -228,7 +230,7 @@ pub fn parse<'b, 'h>(
     let fields = read_fields(headers, version, limits)?;
 
     let keep_alive = match version {
-        Version::Http11 => !fields.connection_close,
+        Version::Http11 | Version::Http2 => !fields.connection_close,
         Version::Http10 => fields.connection_keep_alive && !fields.connection_close,
     };
     let request = Request {

@@ -25,8 +25,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::vhost::Route;
 
-/// The ALPN protocols offered, most preferred first.
-const ALPN: [&[u8]; 1] = [b"http/1.1"];
+/// The ALPN protocols offered, most preferred first: HTTP/2 where the socket's sites allow it.
+const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -101,15 +101,23 @@ impl ResolvesServerCert for SniResolver {
 }
 
 /// The rustls configuration of one TLS socket: `route` its sites, `keys` their certificates
-/// by site index.
-pub fn server_config(route: Route, keys: Vec<Option<Arc<CertifiedKey>>>) -> Arc<ServerConfig> {
+/// by site index, `http2` whether it offers `h2`.
+pub fn server_config(
+    route: Route,
+    keys: Vec<Option<Arc<CertifiedKey>>>,
+    http2: bool,
+) -> Arc<ServerConfig> {
     let resolver = Arc::new(SniResolver { route, keys });
     // The provider's defaults: its cipher suites (all with forward secrecy) and key exchanges.
     let builder = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&version::TLS13, &version::TLS12])
         .expect("the ring provider supports TLS 1.2 and 1.3");
     let mut config = builder.with_no_client_auth().with_cert_resolver(resolver);
-    config.alpn_protocols = ALPN.iter().map(|p| p.to_vec()).collect();
+    config.alpn_protocols = ALPN
+        .iter()
+        .filter(|&&p| http2 || p != b"h2")
+        .map(|p| p.to_vec())
+        .collect();
     // The provider's order (AEADs with forward secrecy, the strongest first), not whatever a
     // client lists first: a server that follows the client can be talked down.
     config.ignore_client_order = true;
