@@ -21,12 +21,12 @@ use std::task::Poll;
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{Reason, SendStream};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::debug;
 
 use super::deadlines::{Hold, Wait};
 use super::handshake::until;
+use super::stream::Stream;
 use super::{Origin, Shared};
 use crate::access_log::RequestFields;
 use crate::cache::Outgoing;
@@ -39,17 +39,26 @@ pub(crate) const ALPN: &[u8] = b"h2";
 
 /// Serves one HTTP/2 connection until the client ends it, it stays idle past the keep-alive
 /// timeout, or the worker drains.
-pub(crate) async fn serve<S>(
-    stream: S,
+pub(crate) async fn serve<S: Stream>(
+    mut stream: S,
     origin: Origin,
     shared: Rc<Shared>,
     permit: OwnedSemaphorePermit,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + 'static,
-{
+) {
     let _permit = permit;
+    let slot = shared.deadlines.register();
+    // `h2` gets the stream by reference, so that it can be had back for the lingering close:
+    // what the client sends after our last frame (its acknowledgement of GOAWAY, a window
+    // update) is read and dropped, so that the close does not reset the connection and destroy
+    // frames it has not read yet.
+    drive(&mut stream, origin, &shared, slot).await;
+    super::io::linger(&mut stream, &shared.deadlines, slot).await;
+    shared.deadlines.unregister(slot);
+}
+
+/// The connection's life in `h2`'s hands, from the preface to the last frame.
+async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, slot: u32) {
     let deadlines = &shared.deadlines;
-    let slot = deadlines.register();
     let mut builder = h2::server::Builder::new();
     builder
         .max_concurrent_streams(limits::H2_MAX_CONCURRENT_STREAMS)
@@ -71,7 +80,6 @@ pub(crate) async fn serve<S>(
         Ok(connection) => connection,
         Err(error) => {
             debug!(%error, "HTTP/2 preface failed");
-            deadlines.unregister(slot);
             return;
         }
     };
@@ -147,7 +155,6 @@ pub(crate) async fn serve<S>(
             }
         }
     }
-    deadlines.unregister(slot);
 }
 
 /// One stream: its request, answered by the site, and its response sent.
