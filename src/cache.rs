@@ -27,6 +27,7 @@ use tracing::warn;
 use crate::fs::etag::Version;
 use crate::fs::{Reply, Site, encoding};
 use crate::http::encode::{Persistence, write_head, write_head_end, write_head_prefix};
+use crate::http::response::HeaderValue;
 use crate::http::{Body, Method, Request, Response, Status};
 use crate::limits::{CACHE_MAX_ENTRIES, CACHED_BODY_MAX};
 
@@ -48,6 +49,8 @@ pub struct Entry {
     status: Status,
     /// The status line and every field but Date and Connection, encoded.
     head_prefix: Box<[u8]>,
+    /// The same fields as values, for HTTP/2 (HPACK cannot use an encoded HTTP/1.1 head).
+    fields: Box<[(&'static str, HeaderValue)]>,
     body: CachedBody,
     version: Option<Version>,
     /// When the entry was last known fresh, on `clock::monotonic_ms`.
@@ -86,6 +89,18 @@ impl Outgoing {
         }
     }
 
+    /// The response as a value, for a protocol that encodes its own head (HTTP/2).
+    pub fn into_response(self) -> Response {
+        match self {
+            Outgoing::Built(response) => response,
+            Outgoing::Cached(entry) => Response {
+                status: entry.status,
+                headers: entry.fields.to_vec(),
+                body: Outgoing::Cached(entry).into_body(),
+            },
+        }
+    }
+
     pub fn into_body(self) -> Body {
         match self {
             Outgoing::Built(response) => response.body,
@@ -114,7 +129,10 @@ impl Entry {
             CachedBody::Static(_) => 0,
             CachedBody::Shared(_) => self.body_len(),
         };
-        body + self.head_prefix.len() + 64
+        let fields: usize = (self.fields.iter())
+            .map(|(name, value)| name.len() + value.len() + 24)
+            .sum();
+        body + self.head_prefix.len() + fields + 64
     }
 
     /// The pipeline's fresh answer is the same representation as this entry.
@@ -278,6 +296,7 @@ impl ResponseCache {
         Some(Entry {
             status: response.status,
             head_prefix: head_prefix.into(),
+            fields: response.headers.clone().into(),
             body,
             version: reply.version,
             checked_ms: Cell::new(self.now_ms()),

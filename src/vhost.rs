@@ -49,25 +49,6 @@ impl VirtualHost {
         request: &Request<'_, '_>,
         secure: bool,
     ) -> Outgoing {
-        self.answer_with(request, secure, |files| cache.serve(index, files, request))
-    }
-
-    /// [`VirtualHost::answer`] without the response cache, whose entries hold HTTP/1.1 heads:
-    /// for HTTP/2, until the cache keeps fields for it too.
-    pub fn answer_uncached(&self, request: &Request<'_, '_>, secure: bool) -> Outgoing {
-        self.answer_with(request, secure, |files| {
-            let accepted =
-                crate::fs::encoding::parse_lines(request.header_lines("accept-encoding"));
-            Outgoing::Built(files.serve(request, &accepted).response)
-        })
-    }
-
-    fn answer_with(
-        &self,
-        request: &Request<'_, '_>,
-        secure: bool,
-        serve: impl FnOnce(&Site) -> Outgoing,
-    ) -> Outgoing {
         // Before the redirect to HTTPS, Basic auth and the cache: the CA asks over plain HTTP,
         // with no credentials, and each token is asked for once or a few times.
         if !secure
@@ -89,7 +70,7 @@ impl VirtualHost {
         {
             return Outgoing::Built(denied);
         }
-        serve(&self.files)
+        cache.serve(index, &self.files, request)
     }
 
     /// The value of `Strict-Transport-Security` this site sends over TLS, if any.

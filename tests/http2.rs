@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use support::{
-    Authority, H2Request, H2Response, Server, TLS13, connect_tls, exchange_h2, lines_in,
-    negotiated, wait_lines, write_file,
+    Authority, H2Request, H2Response, Server, TLS13, connect_tls, exchange_h2, exchange_h2c,
+    lines_in, negotiated, wait_lines, write_file,
 };
 
 const CONFIG: &str = r#"workers = 1
@@ -308,4 +308,74 @@ fn a_graceful_stop_ends_an_http2_connection_with_goaway() {
     });
     assert!(matches!(ended, Ok(Ok(Ok(())))), "{ended:?}");
     assert!(sites.server.wait_exit().success());
+}
+
+#[test]
+fn cleartext_http2_by_prior_knowledge_beside_http1() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(dir.path(), "www/index.html", "home");
+    let config = r#"workers = 1
+[[site]]
+listen = ["127.0.0.1:0"]
+server_names = ["a.test"]
+root = "www"
+http2_cleartext = true
+[[site]]
+listen = ["127.0.0.2:0"]
+server_names = ["b.test"]
+root = "www"
+"#;
+    let file = write_file(dir.path(), "site.toml", config);
+    let server = Server::start_exact(&["-c", file.to_str().unwrap()]);
+    let (h2c, plain) = (server.addrs[0], server.addrs[1]);
+
+    let answers = exchange_h2c(
+        h2c,
+        &[
+            H2Request::get("a.test", "/"),
+            H2Request::get("a.test", "/x"),
+        ],
+    );
+    assert_eq!(answers[0].status, 200);
+    assert_eq!(answers[0].body, b"home");
+    assert_eq!(answers[1].status, 404);
+
+    // HTTP/1.1 on the same socket, the first bytes read twice over.
+    let one = support::get(h2c, "/");
+    assert_eq!(one.status, 200);
+    assert_eq!(one.text(), "home");
+    // An upgrade to h2c is not taken: the request is answered over HTTP/1.1.
+    let upgrade = support::exchange(
+        h2c,
+        b"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+          Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+    );
+    assert_eq!(upgrade.status, 200);
+    assert_eq!(upgrade.header("upgrade"), None);
+    assert_eq!(upgrade.text(), "home");
+
+    // A socket whose sites did not ask for it answers the preface as the HTTP/1.1 it is not.
+    let refused = support::exchange(plain, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    assert!(refused.status >= 400, "{}", refused.status);
+}
+
+#[test]
+fn http2_cleartext_needs_http2() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(dir.path(), "www/index.html", "home");
+    let text = "[[site]]\nlisten = [\"127.0.0.1:0\"]\nroot = \"www\"\nhttp2 = false\nhttp2_cleartext = true\n";
+    let file = write_file(dir.path(), "site.toml", text);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
+        .args(["-t", "-c", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let place = format!("{}:{}: ", file.display(), support::place_of(text, "true"));
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(&place) && l.contains("http2_cleartext needs http2")),
+        "{stderr}"
+    );
 }

@@ -74,6 +74,7 @@ struct SiteSchema {
     https_redirect: Option<Spanned<bool>>,
     hsts: Option<Spanned<String>>,
     http2: Option<Spanned<bool>>,
+    http2_cleartext: Option<Spanned<bool>>,
     tls: Option<TlsSchema>,
     #[serde(default)]
     server_names: Vec<Spanned<String>>,
@@ -318,7 +319,7 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
         site_listeners.push(mine);
     }
     let routes = compile_routes(&schema.site, &site_listeners, sockets.addrs.len(), problems);
-    let http2 = compile_http2(&schema.site, &site_listeners, &sockets, problems);
+    let (http2, http2_cleartext) = compile_http2(&schema.site, &site_listeners, &sockets, problems);
     let tls = sockets
         .tls
         .iter()
@@ -335,6 +336,7 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
         compress_cache_bytes,
         listen,
         tls,
+        http2_cleartext,
         sites,
         routes,
         access_logs,
@@ -591,31 +593,46 @@ impl Sockets {
     }
 }
 
-/// Whether each socket offers HTTP/2 (`http2`, true unless a site says false). ALPN is settled
-/// in the handshake, before a request names a site, so the sites of a TLS socket must agree.
+/// For each socket, whether it speaks HTTP/2: a TLS socket offers `h2` by ALPN unless its
+/// sites say `http2 = false`; a plain socket takes the HTTP/2 preface if its sites say
+/// `http2_cleartext = true`. Either way the protocol is settled before a request names a
+/// site, so the sites of a socket must agree.
 fn compile_http2(
     sites: &[Spanned<SiteSchema>],
     site_listeners: &[Vec<usize>],
     sockets: &Sockets,
     problems: &mut Problems,
-) -> Vec<bool> {
+) -> (Vec<bool>, Vec<bool>) {
     let mut chosen: Vec<Option<bool>> = vec![None; sockets.addrs.len()];
-    for (site, listeners) in sites.iter().zip(site_listeners) {
-        let wanted = site.get_ref().http2.as_ref().is_none_or(|v| *v.get_ref());
-        for &socket in listeners.iter().filter(|&&at| sockets.tls[at]) {
+    for (spanned, listeners) in sites.iter().zip(site_listeners) {
+        let site = spanned.get_ref();
+        let http2 = site.http2.as_ref().is_none_or(|v| *v.get_ref());
+        let cleartext = site.http2_cleartext.as_ref().is_some_and(|v| *v.get_ref());
+        if cleartext && !http2 {
+            let span = site
+                .http2_cleartext
+                .as_ref()
+                .map_or(spanned.span(), Spanned::span);
+            problems.at(
+                span,
+                "http2_cleartext needs http2, which this site turns off",
+            );
+        }
+        for &socket in listeners {
+            let (wanted, key, field) = if sockets.tls[socket] {
+                (http2, "http2", &site.http2)
+            } else {
+                (cleartext, "http2_cleartext", &site.http2_cleartext)
+            };
             match chosen[socket] {
                 None => chosen[socket] = Some(wanted),
                 Some(other) if other != wanted => {
-                    let span = site
-                        .get_ref()
-                        .http2
-                        .as_ref()
-                        .map_or(site.span(), Spanned::span);
+                    let span = field.as_ref().map_or(spanned.span(), Spanned::span);
                     problems.at(
                         span,
                         format!(
-                            "the sites on {} must agree on http2: the protocol is chosen in the \
-                             TLS handshake, before a request names its site",
+                            "the sites on {} must agree on {key}: the protocol is chosen \
+                             before a request names its site",
                             sockets.addrs[socket]
                         ),
                     );
@@ -624,7 +641,13 @@ fn compile_http2(
             }
         }
     }
-    chosen.into_iter().map(|c| c.unwrap_or(true)).collect()
+    let tls = (chosen.iter().zip(&sockets.tls))
+        .map(|(c, &tls)| tls && c.unwrap_or(true))
+        .collect();
+    let cleartext = (chosen.iter().zip(&sockets.tls))
+        .map(|(c, &tls)| !tls && c.unwrap_or(false))
+        .collect();
+    (tls, cleartext)
 }
 
 /// A site's certificate and key, and its HTTPS policies (`https_redirect`, `hsts`).

@@ -206,6 +206,9 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     /// For each listen socket, in the same order, its TLS configuration if it is a TLS socket.
     pub(crate) tls: Vec<Option<Arc<rustls::ServerConfig>>>,
+    /// For each listen socket, in the same order, whether a plain one takes HTTP/2 with prior
+    /// knowledge (`http2_cleartext`).
+    pub(crate) http2_cleartext: Vec<bool>,
     pub sites: Vec<SiteConfig>,
     /// For each listen socket, in the same order, which site answers which name.
     pub(crate) routes: Vec<Route>,
@@ -361,6 +364,7 @@ impl Config {
         Ok(Config {
             source: None,
             routes: vec![Route::default(); listen.len()],
+            http2_cleartext: vec![false; listen.len()],
             listen,
             tls,
             sites: vec![site],

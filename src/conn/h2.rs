@@ -15,12 +15,14 @@
 
 use std::future::poll_fn;
 use std::os::unix::fs::FileExt;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use h2::server::SendResponse;
 use h2::{Reason, SendStream};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::debug;
 
@@ -36,6 +38,111 @@ use crate::limits;
 
 /// The ALPN protocol name of HTTP/2 over TLS.
 pub(crate) const ALPN: &[u8] = b"h2";
+
+/// What an HTTP/2 client sends first (RFC 9113 §3.4): a request line no HTTP/1.1 server
+/// serves (the `PRI` method is reserved for this), then the start of a SETTINGS frame.
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// A connection on a plain socket whose sites accept HTTP/2 with prior knowledge
+/// (`http2_cleartext`): the first bytes decide. The connection preface goes to HTTP/2, anything
+/// else to HTTP/1.1 with the bytes already read. The decision reads as the connection would
+/// anyway, under the header timeout, and waits for more bytes only while what came so far is
+/// the start of the preface.
+pub(crate) async fn serve_cleartext(
+    mut stream: tokio::net::TcpStream,
+    origin: Origin,
+    shared: Rc<Shared>,
+    permit: OwnedSemaphorePermit,
+) {
+    let deadlines = &shared.deadlines;
+    let slot = deadlines.register();
+    let deadline = deadlines.after(shared.limits.header_timeout);
+    let mut input = Vec::with_capacity(limits::READ_CHUNK);
+    let http2 = loop {
+        if input.len() >= PREFACE.len() {
+            break input.starts_with(PREFACE);
+        }
+        if !PREFACE.starts_with(&input) {
+            break false;
+        }
+        let read = until(deadlines, slot, deadline, |cx| {
+            stream.poll_read_some(cx, &mut input)
+        })
+        .await;
+        if !matches!(read, Ok(n) if n > 0) {
+            // Gone, or silent past the header timeout, before saying which protocol.
+            deadlines.unregister(slot);
+            return;
+        }
+    };
+    deadlines.unregister(slot);
+    if http2 {
+        let stream = Replay {
+            first: input,
+            at: 0,
+            inner: stream,
+        };
+        serve(stream, origin, shared, permit).await;
+    } else {
+        super::serve_with_input(stream, origin, shared, permit, input).await;
+    }
+}
+
+/// A stream whose first bytes were already read: they are read again first.
+struct Replay<S> {
+    first: Vec<u8>,
+    at: usize,
+    inner: S,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Replay<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if this.at < this.first.len() {
+            let rest = &this.first[this.at..];
+            let n = rest.len().min(buf.remaining());
+            buf.put_slice(&rest[..n]);
+            this.at += n;
+            if this.at == this.first.len() {
+                this.first = Vec::new();
+                this.at = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Replay<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Through the generic paths: `h2` reads and writes, it never needs sendfile.
+impl Stream for Replay<tokio::net::TcpStream> {}
 
 /// Serves one HTTP/2 connection until the client ends it, it stays idle past the keep-alive
 /// timeout, or the worker drains.
@@ -68,7 +175,7 @@ async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, s
         .max_send_buffer_size(limits::H2_CHUNK)
         .initial_window_size(limits::H2_WINDOW)
         .initial_connection_window_size(limits::H2_WINDOW);
-    let mut handshake = builder.handshake::<_, Bytes>(stream);
+    let mut handshake = builder.handshake::<_, Chunk>(stream);
     let deadline = deadlines.after(shared.limits.header_timeout);
     let handshaken = until(deadlines, slot, deadline, |cx| {
         std::pin::Pin::new(&mut handshake)
@@ -172,7 +279,7 @@ impl Drop for StreamTask {
 }
 
 impl StreamTask {
-    async fn run(self, request: http::Request<h2::RecvStream>, mut respond: SendResponse<Bytes>) {
+    async fn run(self, request: http::Request<h2::RecvStream>, mut respond: SendResponse<Chunk>) {
         let started_us = crate::clock::monotonic_us();
         let (parts, _body) = request.into_parts();
         // Fields as the HTTP/1.1 parser gives them, with `:authority` as Host (RFC 9113
@@ -241,16 +348,12 @@ impl StreamTask {
         let outgoing = if misdirected {
             Outgoing::Built(Response::error(Status::MISDIRECTED_REQUEST))
         } else {
-            host.answer_uncached(&request, self.origin.secure)
+            host.answer(site, &self.shared.cache, &request, self.origin.secure)
         };
         let hsts = host.hsts_value();
         let head_only = method == Method::Head;
         let status = outgoing.status();
-        let response = match outgoing {
-            Outgoing::Built(response) => response,
-            // Not produced by `answer_uncached`.
-            Outgoing::Cached(_) => Response::error(Status::INTERNAL_SERVER_ERROR),
-        };
+        let response = outgoing.into_response();
         let sent = self
             .send(&mut respond, response, hsts, head_only)
             .await
@@ -267,7 +370,7 @@ impl StreamTask {
     /// Sends the head and the body; the body bytes sent, as `Err` if the stream ended first.
     async fn send(
         &self,
-        respond: &mut SendResponse<Bytes>,
+        respond: &mut SendResponse<Chunk>,
         response: Response,
         hsts: Option<&str>,
         head_only: bool,
@@ -318,7 +421,7 @@ impl StreamTask {
 /// A response body going out in DATA frames as the client's windows allow.
 struct BodySender<'a> {
     shared: &'a Shared,
-    stream: &'a mut SendStream<Bytes>,
+    stream: &'a mut SendStream<Chunk>,
     sent: u64,
 }
 
@@ -326,12 +429,15 @@ impl BodySender<'_> {
     async fn send_body(&mut self, body: Body) -> Result<(), ()> {
         let total = body.len();
         match body {
-            Body::Empty => self.send(Bytes::new(), true).await,
-            Body::Static(bytes) => self.send(Bytes::from_static(bytes), true).await,
-            Body::Bytes(bytes) => self.send(Bytes::from(bytes), true).await,
-            Body::Shared { bytes, offset, len } => {
-                self.send(Bytes::copy_from_slice(&bytes[offset..offset + len]), true)
+            Body::Empty => self.send(Chunk::owned(Bytes::new()), true).await,
+            Body::Static(bytes) => {
+                self.send(Chunk::owned(Bytes::from_static(bytes)), true)
                     .await
+            }
+            Body::Bytes(bytes) => self.send(Chunk::owned(Bytes::from(bytes)), true).await,
+            Body::Shared { bytes, offset, len } => {
+                let chunk = Chunk::shared(bytes, offset, offset + len);
+                self.send(chunk, true).await
             }
             Body::File { file, offset, len } => self.send_file(&file, offset, len, total).await,
             Body::Multipart { source, segments } => {
@@ -340,7 +446,8 @@ impl BodySender<'_> {
                     match segment {
                         crate::http::response::Segment::Literal(bytes) => {
                             done += bytes.len() as u64;
-                            self.send(Bytes::from(bytes), done == total).await?;
+                            self.send(Chunk::owned(Bytes::from(bytes)), done == total)
+                                .await?;
                         }
                         crate::http::response::Segment::Range { offset, len } => {
                             match &source {
@@ -349,7 +456,7 @@ impl BodySender<'_> {
                                 }
                                 crate::http::response::Source::Shared(bytes) => {
                                     let (start, end) = (offset as usize, (offset + len) as usize);
-                                    let chunk = Bytes::copy_from_slice(&bytes[start..end]);
+                                    let chunk = Chunk::shared(bytes.clone(), start, end);
                                     self.send(chunk, self.sent + len == total).await?;
                                 }
                             }
@@ -379,14 +486,14 @@ impl BodySender<'_> {
             }
             at += want as u64;
             let last = self.sent + want as u64 == total;
-            self.send(Bytes::from(chunk), last).await?;
+            self.send(Chunk::owned(Bytes::from(chunk)), last).await?;
         }
         Ok(())
     }
 
     /// Sends `data`, waiting (under the send timeout, each wait) for the window it needs.
-    async fn send(&mut self, mut data: Bytes, end: bool) -> Result<(), ()> {
-        if data.is_empty() {
+    async fn send(&mut self, mut data: Chunk, end: bool) -> Result<(), ()> {
+        if !data.has_remaining() {
             return if end {
                 self.stream.send_data(data, true).map_err(|_| ())
             } else {
@@ -396,8 +503,8 @@ impl BodySender<'_> {
         let deadlines = &self.shared.deadlines;
         let slot = deadlines.register();
         let result = async {
-            while !data.is_empty() {
-                self.stream.reserve_capacity(data.len());
+            while data.has_remaining() {
+                self.stream.reserve_capacity(data.remaining());
                 let deadline = deadlines.after(self.shared.limits.send_timeout);
                 let mut armed = false;
                 let granted = poll_fn(|cx| match self.stream.poll_capacity(cx) {
@@ -412,9 +519,9 @@ impl BodySender<'_> {
                     Poll::Ready(Some(Err(_)) | None) => Poll::Ready(Err(())),
                 })
                 .await?;
-                let piece = data.split_to(granted.min(data.len()));
-                let piece_len = piece.len() as u64;
-                let last = end && data.is_empty();
+                let piece = data.split_to(granted.min(data.remaining()));
+                let piece_len = piece.remaining() as u64;
+                let last = end && !data.has_remaining();
                 self.stream.send_data(piece, last).map_err(|_| ())?;
                 self.sent += piece_len;
             }
@@ -423,5 +530,66 @@ impl BodySender<'_> {
         .await;
         deadlines.unregister(slot);
         result
+    }
+}
+
+/// A piece of a body as `h2` sends it: bytes it owns, or a slice of bytes shared with the
+/// response cache or the compressed-file cache, sent without a copy. Everything on a worker
+/// runs on its one thread, so an `Rc` is enough and `h2` needs nothing `Send`.
+pub(crate) enum Chunk {
+    Owned(Bytes),
+    Shared {
+        bytes: Rc<[u8]>,
+        at: usize,
+        end: usize,
+    },
+}
+
+impl Chunk {
+    fn owned(bytes: Bytes) -> Chunk {
+        Chunk::Owned(bytes)
+    }
+
+    fn shared(bytes: Rc<[u8]>, at: usize, end: usize) -> Chunk {
+        Chunk::Shared { bytes, at, end }
+    }
+
+    /// The first `n` bytes, which this chunk no longer holds.
+    fn split_to(&mut self, n: usize) -> Chunk {
+        match self {
+            Chunk::Owned(bytes) => Chunk::Owned(bytes.split_to(n)),
+            Chunk::Shared { bytes, at, .. } => {
+                let front = Chunk::Shared {
+                    bytes: bytes.clone(),
+                    at: *at,
+                    end: *at + n,
+                };
+                *at += n;
+                front
+            }
+        }
+    }
+}
+
+impl Buf for Chunk {
+    fn remaining(&self) -> usize {
+        match self {
+            Chunk::Owned(bytes) => bytes.len(),
+            Chunk::Shared { at, end, .. } => end - at,
+        }
+    }
+
+    fn chunk(&self) -> &[u8] {
+        match self {
+            Chunk::Owned(bytes) => bytes,
+            Chunk::Shared { bytes, at, end } => &bytes[*at..*end],
+        }
+    }
+
+    fn advance(&mut self, n: usize) {
+        match self {
+            Chunk::Owned(bytes) => bytes.advance(n),
+            Chunk::Shared { at, end, .. } => *at = (*at + n).min(*end),
+        }
     }
 }

@@ -19,6 +19,7 @@ mod handshake;
 mod io;
 mod stream;
 
+pub(crate) use h2::serve_cleartext;
 pub(crate) use handshake::serve_tls;
 
 use std::net::SocketAddr;
@@ -220,12 +221,23 @@ pub(crate) fn serve<S: Stream + 'static>(
     shared: Rc<Shared>,
     permit: OwnedSemaphorePermit,
 ) -> impl Future<Output = ()> {
+    serve_with_input(stream, origin, shared, permit, Vec::new())
+}
+
+/// [`serve`], with the first bytes of the connection already read into `input`.
+pub(crate) fn serve_with_input<S: Stream + 'static>(
+    stream: S,
+    origin: Origin,
+    shared: Rc<Shared>,
+    permit: OwnedSemaphorePermit,
+    input: Vec<u8>,
+) -> impl Future<Output = ()> {
     let slot = shared.deadlines.register();
     let mut conn = Connection {
         stream,
         shared,
         origin: Box::new(origin),
-        input: Vec::new(),
+        input,
         output: Vec::new(),
         served: 0,
         slot,

@@ -152,7 +152,8 @@ async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<St
             }
         }
     }
-    for ((listener, route), tls) in listeners.into_iter().zip(&config.routes).zip(&config.tls) {
+    let sockets = listeners.into_iter().zip(&config.routes).zip(&config.tls);
+    for (index, ((listener, route), tls)) in sockets.enumerate() {
         let backoff = match Timer::new() {
             Ok(timer) => timer,
             Err(e) => {
@@ -176,6 +177,7 @@ async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<St
             shared.clone(),
             Rc::new(route.clone()),
             tls.clone(),
+            config.http2_cleartext.get(index).copied().unwrap_or(false),
             permits.clone(),
             drain_rx.clone(),
         ));
@@ -250,6 +252,7 @@ async fn accept_loop(
     shared: Rc<Shared>,
     route: Rc<Route>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    http2_cleartext: bool,
     permits: Arc<Semaphore>,
     mut drain: watch::Receiver<bool>,
 ) {
@@ -271,6 +274,11 @@ async fn accept_loop(
                 Some(tls) => {
                     let (shared, route) = (shared.clone(), route.clone());
                     let serve = conn::serve_tls(stream, peer, shared, route, tls.clone(), permit);
+                    tokio::task::spawn_local(serve);
+                }
+                None if http2_cleartext => {
+                    let origin = conn::Origin::plain(peer, route.clone());
+                    let serve = conn::serve_cleartext(stream, origin, shared.clone(), permit);
                     tokio::task::spawn_local(serve);
                 }
                 None => {

@@ -63,66 +63,85 @@ pub(crate) fn exchange_h2(
     config: &ClientConfig,
     requests: &[H2Request<'_>],
 ) -> Vec<H2Response> {
+    let config = Arc::new(offering_h2(config));
+    let name = ServerName::try_from(name.to_owned()).unwrap();
+    run(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        exchange_on(tls, "https", requests).await
+    })
+}
+
+/// As `exchange_h2`, in cleartext with prior knowledge (the preface first, no ALPN).
+pub(crate) fn exchange_h2c(addr: SocketAddr, requests: &[H2Request<'_>]) -> Vec<H2Response> {
+    run(async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        exchange_on(tcp, "http", requests).await
+    })
+}
+
+fn run<T>(exchange: impl std::future::Future<Output = T>) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let config = Arc::new(offering_h2(config));
-    let name = ServerName::try_from(name.to_owned()).unwrap();
     runtime.block_on(async {
-        tokio::time::timeout(WAIT, async {
-            let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-            let tls = tokio_rustls::TlsConnector::from(config)
-                .connect(name, tcp)
-                .await
-                .unwrap();
-            assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-            let (client, connection) = h2::client::handshake(tls).await.unwrap();
-            tokio::spawn(async move {
-                let _ = connection.await;
-            });
-            let mut pending = Vec::new();
-            for request in requests {
-                let mut builder = http::Request::builder()
-                    .method(request.method)
-                    .uri(format!("https://{}{}", request.authority, request.path));
-                for (field, value) in request.fields {
-                    builder = builder.header(*field, *value);
-                }
-                let mut client = client.clone().ready().await.unwrap();
-                let (response, _) = client
-                    .send_request(builder.body(()).unwrap(), true)
-                    .unwrap();
-                pending.push(response);
-            }
-            // Every stream is read at once, as a browser does: one read in turn would leave the
-            // others' data unreleased, holding the connection's window.
-            let readers: Vec<_> = pending
-                .into_iter()
-                .map(|response| {
-                    tokio::spawn(async move {
-                        let (parts, mut body) = response.await.unwrap().into_parts();
-                        let mut bytes = Vec::new();
-                        while let Some(chunk) = body.data().await {
-                            let chunk: Bytes = chunk.unwrap();
-                            let _ = body.flow_control().release_capacity(chunk.len());
-                            bytes.extend_from_slice(&chunk);
-                        }
-                        H2Response {
-                            status: parts.status.as_u16(),
-                            headers: parts.headers,
-                            body: bytes,
-                        }
-                    })
-                })
-                .collect();
-            let mut answers = Vec::new();
-            for reader in readers {
-                answers.push(reader.await.unwrap());
-            }
-            answers
-        })
-        .await
-        .expect("HTTP/2 exchange within the wait")
+        tokio::time::timeout(WAIT, exchange)
+            .await
+            .expect("HTTP/2 exchange within the wait")
     })
+}
+
+async fn exchange_on<T>(io: T, scheme: &str, requests: &[H2Request<'_>]) -> Vec<H2Response>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (client, connection) = h2::client::handshake(io).await.unwrap();
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut pending = Vec::new();
+    for request in requests {
+        let mut builder = http::Request::builder()
+            .method(request.method)
+            .uri(format!("{scheme}://{}{}", request.authority, request.path));
+        for (field, value) in request.fields {
+            builder = builder.header(*field, *value);
+        }
+        let mut client = client.clone().ready().await.unwrap();
+        let (response, _) = client
+            .send_request(builder.body(()).unwrap(), true)
+            .unwrap();
+        pending.push(response);
+    }
+    // Every stream is read at once, as a browser does: one read in turn would leave the
+    // others' data unreleased, holding the connection's window.
+    let readers: Vec<_> = pending
+        .into_iter()
+        .map(|response| {
+            tokio::spawn(async move {
+                let (parts, mut body) = response.await.unwrap().into_parts();
+                let mut bytes = Vec::new();
+                while let Some(chunk) = body.data().await {
+                    let chunk: Bytes = chunk.unwrap();
+                    let _ = body.flow_control().release_capacity(chunk.len());
+                    bytes.extend_from_slice(&chunk);
+                }
+                H2Response {
+                    status: parts.status.as_u16(),
+                    headers: parts.headers,
+                    body: bytes,
+                }
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for reader in readers {
+        answers.push(reader.await.unwrap());
+    }
+    answers
 }
