@@ -176,8 +176,11 @@ async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<St
             backoff,
             shared.clone(),
             Rc::new(route.clone()),
-            tls.clone(),
-            config.http2_cleartext.get(index).copied().unwrap_or(false),
+            match tls {
+                Some(tls) => Protocol::Tls(tls.clone()),
+                None if config.http2_cleartext.get(index) == Some(&true) => Protocol::Cleartext,
+                None => Protocol::Http1,
+            },
             permits.clone(),
             drain_rx.clone(),
         ));
@@ -246,13 +249,22 @@ async fn sweep_deadlines(shared: Rc<Shared>, ticks: Timer) {
     error!("deadline sweeper: {failure}");
 }
 
+/// What a listen socket speaks.
+enum Protocol {
+    /// Plain HTTP/1.1.
+    Http1,
+    /// Plain HTTP/1.1, or HTTP/2 with prior knowledge (`http2_cleartext`).
+    Cleartext,
+    /// TLS, then HTTP/1.1 or HTTP/2 by ALPN.
+    Tls(Arc<rustls::ServerConfig>),
+}
+
 async fn accept_loop(
     listener: TcpListener,
     backoff: Timer,
     shared: Rc<Shared>,
     route: Rc<Route>,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    http2_cleartext: bool,
+    protocol: Protocol,
     permits: Arc<Semaphore>,
     mut drain: watch::Receiver<bool>,
 ) {
@@ -270,18 +282,18 @@ async fn accept_loop(
             _ = drain.changed() => return,
         };
         match accepted {
-            Ok((stream, peer)) => match &tls {
-                Some(tls) => {
+            Ok((stream, peer)) => match &protocol {
+                Protocol::Tls(tls) => {
                     let (shared, route) = (shared.clone(), route.clone());
                     let serve = conn::serve_tls(stream, peer, shared, route, tls.clone(), permit);
                     tokio::task::spawn_local(serve);
                 }
-                None if http2_cleartext => {
+                Protocol::Cleartext => {
                     let origin = conn::Origin::plain(peer, route.clone());
                     let serve = conn::serve_cleartext(stream, origin, shared.clone(), permit);
                     tokio::task::spawn_local(serve);
                 }
-                None => {
+                Protocol::Http1 => {
                     let origin = conn::Origin::plain(peer, route.clone());
                     tokio::task::spawn_local(conn::serve(stream, origin, shared.clone(), permit));
                 }
