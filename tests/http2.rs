@@ -1,8 +1,10 @@
-//! HTTP/2 over TLS (ALPN `h2`), through the real binary with the `h2` crate as client: the same
-//! answers as HTTP/1.1 for the same requests (index, 404, redirects, validators and 304,
-//! ranges, HEAD, compression), no connection-specific fields, many concurrent streams with a
-//! large body each under flow control, the 421 rule, `http2 = false`, the access log's
-//! protocol, and the idle timeout ending the connection.
+//! HTTP/2 through the real binary, with the `h2` crate as client: over TLS (ALPN `h2`) the same
+//! answers as HTTP/1.1 for the same requests (index, listing, 404 and the site's error page,
+//! redirects of both kinds, validators with 304 and 412, single and multipart ranges, HEAD,
+//! compression, 405, header rules, Basic auth), with no connection-specific fields; many
+//! concurrent streams with a large body each under flow control; the 421 rule; `http2 = false`;
+//! the access log's protocol; the idle timeout and a graceful stop ending the connection; and
+//! cleartext HTTP/2 by prior knowledge beside HTTP/1.1 (`http2_cleartext`).
 
 mod support;
 
@@ -22,10 +24,22 @@ listen_tls = ["127.0.0.1:0"]
 server_names = ["a.test"]
 root = "a"
 compress = true
+listing = true
+error_pages = { 404 = "/404.html" }
 access_log = { path = "a.log", format = "json" }
 [site.tls]
 cert = "a.pem"
 key = "a.key"
+[[site.headers]]
+path = "/style.css"
+set = { "Cache-Control" = "public, max-age=60" }
+[[site.redirects]]
+from = "/old"
+to = "/docs/"
+[site.auth]
+realm = "staff"
+users_file = "htpasswd"
+paths = ["/private/**"]
 [[site]]
 listen_tls = ["127.0.0.1:0"]
 server_names = ["b.test"]
@@ -54,6 +68,12 @@ impl Sites {
             );
         }
         write_file(dir.path(), "a/docs/index.html", "docs");
+        write_file(dir.path(), "a/listed/one.txt", "1");
+        write_file(dir.path(), "a/listed/two.txt", "2");
+        write_file(dir.path(), "a/404.html", "our own 404 page");
+        write_file(dir.path(), "a/private/plan.txt", "secret");
+        let users = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/htpasswd");
+        std::fs::copy(users, dir.path().join("htpasswd")).unwrap();
         write_file(
             dir.path(),
             "a/style.css",
@@ -86,7 +106,10 @@ impl Sites {
 }
 
 /// Fields that must agree between the two protocols (Date and the connection's own differ).
-const COMPARED: [&str; 9] = [
+const COMPARED: [&str; 12] = [
+    "cache-control",
+    "www-authenticate",
+    "allow",
     "content-type",
     "content-length",
     "content-encoding",
@@ -119,6 +142,14 @@ fn http2_answers_as_http1_does() {
         ("GET", "/big.txt", vec![("range", "bytes=99999999-")]),
         ("GET", "/style.css", vec![("accept-encoding", "gzip")]),
         ("POST", "/", vec![]),
+        ("GET", "/listed/", vec![]),
+        ("GET", "/old", vec![]),
+        ("GET", "/private/plan.txt", vec![]),
+        (
+            "GET",
+            "/private/plan.txt",
+            vec![("authorization", "Basic c3RhZmY6Y2hhbmdlLW1l")],
+        ),
         ("GET", "/%2e%2e/site.toml", vec![]),
     ];
     for (method, path, fields) in &cases {

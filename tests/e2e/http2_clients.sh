@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # HTTP/2 over TLS with real clients, on a site whose certificate (ECDSA P-256, for a.test) comes
 # from a throwaway CA. curl --http2: the protocol is 2, the body of /, HEAD (Content-Length, no
-# body), a range, a 404, --compressed, a 1 MiB file's sha256, no Connection field. nghttp: a page
+# body), a range, a 404, --compressed, a 1 MiB file's sha256, no Connection field; curl
+# --http2-prior-knowledge on the site's plain port (http2_cleartext), with HTTP/1.1 still
+# answered there. nghttp: a page
 # and the 50 assets it links (-a), over one connection, all 200. Headless Chromium: the same
 # page loaded with all its assets, which the access log must show as HTTP/2.0 requests. Then a
 # graceful stop. Usage: tests/e2e/http2_clients.sh BIN
@@ -69,10 +71,12 @@ check "50 distinct assets" test "$(sort -u "$work/assets.txt" | wc -l)" -eq 50
 cat >"$work/forkhttpd.toml" <<TOML
 workers = 2
 [[site]]
+listen = ["127.0.0.1:0"]
 listen_tls = ["127.0.0.1:0"]
 server_names = ["a.test"]
 root = "site"
 compress = true
+http2_cleartext = true
 access_log = { path = "access.json", format = "json" }
 [site.tls]
 cert = "a.pem"
@@ -96,6 +100,13 @@ base="https://a.test:$port"
 h2curl() { curl --http2 --cacert "$work/ca.pem" --resolve "a.test:$port:127.0.0.1" --max-time 20 -sS "$@"; }
 
 check "curl speaks HTTP/2" test "$(h2curl -o /dev/null -w '%{http_version}' "$base/")" = 2
+plain_port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/ for a\.test.*|\1|p' "$log" | head -1)
+h2c() { curl --http2-prior-knowledge --resolve "a.test:$plain_port:127.0.0.1" --max-time 20 -sS "$@"; }
+check "curl --http2-prior-knowledge speaks HTTP/2 in cleartext" \
+    test "$(h2c -o /dev/null -w '%{http_version}' "http://a.test:$plain_port/")" = 2
+check "and gets the page" test "$(h2c -f "http://a.test:$plain_port/")" = '<h1>hello over h2</h1>'
+check "HTTP/1.1 on the same port still works" test "$(curl -sS --http1.1 -o /dev/null \
+    -w '%{http_version}' --resolve "a.test:$plain_port:127.0.0.1" "http://a.test:$plain_port/?http1")" = 1.1
 check "body of /" test "$(h2curl -f "$base/")" = '<h1>hello over h2</h1>'
 h2curl -I "$base/" | tr -d '\r' >"$work/head.txt" || true
 check "HEAD: content-length" grep -qix 'content-length: 23' "$work/head.txt"
@@ -161,10 +172,13 @@ all_logged() { # or say which are missing
     [[ $(head -1 "$work/chromium.count" | cut -d' ' -f1) == 51 ]] || ! sed -n 2p "$work/chromium.count" >&2
 }
 check "chromium: page and 50 assets over HTTP/2.0" all_logged
-check "every logged line is HTTP/2.0" python3 -c '
+check "every logged line but the one HTTP/1.1 request is HTTP/2.0" python3 -c '
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
-assert lines and all(l["protocol"] == "HTTP/2.0" for l in lines), {l["protocol"] for l in lines}
+http1 = [l for l in lines if l["target"] == "/?http1"]
+assert len(http1) == 1 and http1[0]["protocol"] == "HTTP/1.1", http1
+rest = [l for l in lines if l["target"] != "/?http1"]
+assert rest and all(l["protocol"] == "HTTP/2.0" for l in rest), {l["protocol"] for l in rest}
 ' "$work/access.json"
 
 echo "http2 e2e: $passed passed, $failed failed"
