@@ -1,7 +1,8 @@
 //! HTTP/2 through the real binary, with the `h2` crate as client: over TLS (ALPN `h2`) the same
 //! answers as HTTP/1.1 for the same requests (index, listing, 404 and the site's error page,
 //! redirects of both kinds, validators with 304 and 412, single and multipart ranges, HEAD,
-//! compression, 405, header rules, Basic auth), with no connection-specific fields; many
+//! precompressed and on-the-fly compression, 405, header rules, Basic auth), with no
+//! connection-specific fields; many
 //! concurrent streams with a large body each under flow control; the 421 rule; `http2 = false`;
 //! the access log's protocol; the idle timeout and a graceful stop ending the connection; and
 //! cleartext HTTP/2 by prior knowledge beside HTTP/1.1 (`http2_cleartext`).
@@ -71,6 +72,8 @@ impl Sites {
         write_file(dir.path(), "a/listed/one.txt", "1");
         write_file(dir.path(), "a/listed/two.txt", "2");
         write_file(dir.path(), "a/404.html", "our own 404 page");
+        write_file(dir.path(), "a/app.js", "console.log('plain')");
+        write_file(dir.path(), "a/app.js.gz", "a precompressed stand-in");
         write_file(dir.path(), "a/private/plan.txt", "secret");
         let users = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/htpasswd");
         std::fs::copy(users, dir.path().join("htpasswd")).unwrap();
@@ -141,6 +144,8 @@ fn http2_answers_as_http1_does() {
         ("GET", "/big.txt", vec![("range", "bytes=0-1,100-199")]),
         ("GET", "/big.txt", vec![("range", "bytes=99999999-")]),
         ("GET", "/style.css", vec![("accept-encoding", "gzip")]),
+        ("GET", "/app.js", vec![("accept-encoding", "gzip")]),
+        ("GET", "/app.js", vec![]),
         ("POST", "/", vec![]),
         ("GET", "/listed/", vec![]),
         ("GET", "/old", vec![]),
@@ -204,6 +209,16 @@ fn http2_answers_as_http1_does() {
         }
         assert!(two.header("date").is_some(), "{case}: date");
     }
+    let precompressed = sites
+        .h2(&[H2Request {
+            method: "GET",
+            path: "/app.js",
+            authority: "a.test",
+            fields: &[("accept-encoding", "gzip")],
+        }])
+        .remove(0);
+    assert_eq!(precompressed.header("content-encoding"), Some("gzip"));
+    assert_eq!(precompressed.body, b"a precompressed stand-in");
 }
 
 #[test]

@@ -307,3 +307,49 @@ fn a_client_that_never_opens_its_window_loses_the_stream() {
     );
     target.still_serves();
 }
+
+/// The server's first SETTINGS frame, as (identifier, value) pairs.
+fn server_settings(socket: &mut TcpStream) -> Vec<(u16, u32)> {
+    loop {
+        let mut head = [0u8; 9];
+        socket.read_exact(&mut head).unwrap();
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let mut payload = vec![0u8; len];
+        socket.read_exact(&mut payload).unwrap();
+        if head[3] == SETTINGS && head[4] & 0x1 == 0 {
+            return payload
+                .chunks(6)
+                .map(|s| {
+                    (
+                        u16::from_be_bytes([s[0], s[1]]),
+                        u32::from_be_bytes([s[2], s[3], s[4], s[5]]),
+                    )
+                })
+                .collect();
+        }
+    }
+}
+
+#[test]
+fn the_stream_limit_is_announced_and_configurable() {
+    const MAX_CONCURRENT_STREAMS: u16 = 0x3;
+    let target = Target::start("");
+    let settings = server_settings(&mut target.connect());
+    assert!(
+        settings.contains(&(MAX_CONCURRENT_STREAMS, 128)),
+        "{settings:?}"
+    );
+
+    let target = Target::start("http2_max_concurrent_streams = 2");
+    let settings = server_settings(&mut target.connect());
+    assert!(
+        settings.contains(&(MAX_CONCURRENT_STREAMS, 2)),
+        "{settings:?}"
+    );
+    // Within the limit, streams are answered as ever.
+    let answers = exchange_h2c(
+        target.addr(),
+        &[H2Request::get("a.test", "/"), H2Request::get("a.test", "/")],
+    );
+    assert!(answers.iter().all(|a| a.status == 200));
+}

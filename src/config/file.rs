@@ -26,7 +26,7 @@ use toml::Spanned;
 use super::{Config, SiteConfig, parse_listen};
 use crate::access_log::{self, Destination, Format, SinkId, Spec};
 use crate::auth::{self, BasicAuth};
-use crate::conn::ConnLimits;
+use crate::conn::{ConnLimits, Http2Limits};
 use crate::fs::SiteOptions;
 use crate::fs::open::RootDir;
 use crate::fs::rules::{HeaderRule, HeaderRules, Redirect, Rules, compile_glob};
@@ -60,6 +60,9 @@ struct LimitsSchema {
     max_body_bytes: Option<u64>,
     max_requests_per_connection: Option<Spanned<u32>>,
     max_connections: Option<Spanned<usize>>,
+    http2_max_concurrent_streams: Option<Spanned<usize>>,
+    http2_max_pending_resets: Option<Spanned<usize>>,
+    http2_max_error_resets: Option<Spanned<usize>>,
     file_cache_bytes: Option<usize>,
     compress_cache_bytes: Option<usize>,
 }
@@ -416,6 +419,26 @@ fn compile_limits(schema: &LimitsSchema, problems: &mut Problems) -> (ConnLimits
         "max_connections",
         limits::MAX_CONNECTIONS,
     );
+    let http2 = Http2Limits {
+        max_concurrent_streams: bounded(
+            &schema.http2_max_concurrent_streams,
+            1..1_000_001,
+            "http2_max_concurrent_streams",
+            limits::H2_MAX_CONCURRENT_STREAMS as usize,
+        ) as u32,
+        max_pending_resets: bounded(
+            &schema.http2_max_pending_resets,
+            1..1_000_001,
+            "http2_max_pending_resets",
+            limits::H2_MAX_PENDING_RESETS,
+        ),
+        max_error_resets: bounded(
+            &schema.http2_max_error_resets,
+            1..1_000_001,
+            "http2_max_error_resets",
+            limits::H2_MAX_LOCAL_ERROR_RESETS,
+        ),
+    };
     let max_requests = match &schema.max_requests_per_connection {
         Some(v) if *v.get_ref() == 0 => {
             problems.at(v.span(), "max_requests_per_connection must be at least 1");
@@ -434,6 +457,7 @@ fn compile_limits(schema: &LimitsSchema, problems: &mut Problems) -> (ConnLimits
         keepalive_timeout,
         send_timeout,
         max_requests,
+        http2,
     };
     (conn, max_connections, shutdown_timeout)
 }

@@ -19,7 +19,7 @@ use clap::Parser;
 
 use crate::access_log::{self, Destination, Format, SinkId, Spec};
 use crate::auth::BasicAuth;
-use crate::conn::ConnLimits;
+use crate::conn::{ConnLimits, Http2Limits};
 use crate::fs::SiteOptions;
 use crate::http::parse::HeadLimits;
 use crate::limits;
@@ -382,6 +382,7 @@ impl Config {
                 keepalive_timeout: seconds("--keepalive-timeout", cli.keepalive_timeout)?,
                 send_timeout: seconds("--send-timeout", cli.send_timeout)?,
                 max_requests: cli.max_requests_per_connection,
+                http2: Http2Limits::default(),
             },
             max_connections: cli.max_connections,
             shutdown_timeout: seconds("--shutdown-timeout", cli.shutdown_timeout)?,

@@ -168,10 +168,10 @@ async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, s
     let deadlines = &shared.deadlines;
     let mut builder = h2::server::Builder::new();
     builder
-        .max_concurrent_streams(limits::H2_MAX_CONCURRENT_STREAMS)
+        .max_concurrent_streams(shared.limits.http2.max_concurrent_streams)
         .max_header_list_size(shared.limits.head.max_head_bytes as u32)
-        .max_pending_accept_reset_streams(limits::H2_MAX_PENDING_RESETS)
-        .max_local_error_reset_streams(Some(limits::H2_MAX_LOCAL_ERROR_RESETS))
+        .max_pending_accept_reset_streams(shared.limits.http2.max_pending_resets)
+        .max_local_error_reset_streams(Some(shared.limits.http2.max_error_resets))
         .max_send_buffer_size(limits::H2_CHUNK)
         .initial_window_size(limits::H2_WINDOW)
         .initial_connection_window_size(limits::H2_WINDOW);

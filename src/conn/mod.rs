@@ -57,6 +57,27 @@ pub struct ConnLimits {
     pub send_timeout: Duration,
     /// Requests served before the connection is closed.
     pub max_requests: u32,
+    pub http2: Http2Limits,
+}
+
+/// HTTP/2's own bounds, per connection ([`crate::limits`] has the defaults and their reasons).
+#[derive(Clone, Copy, Debug)]
+pub struct Http2Limits {
+    pub max_concurrent_streams: u32,
+    /// Streams the client may reset before the server accepts them (Rapid Reset).
+    pub max_pending_resets: usize,
+    /// Streams the server may reset for the client's errors (MadeYouReset).
+    pub max_error_resets: usize,
+}
+
+impl Default for Http2Limits {
+    fn default() -> Http2Limits {
+        Http2Limits {
+            max_concurrent_streams: crate::limits::H2_MAX_CONCURRENT_STREAMS,
+            max_pending_resets: crate::limits::H2_MAX_PENDING_RESETS,
+            max_error_resets: crate::limits::H2_MAX_LOCAL_ERROR_RESETS,
+        }
+    }
 }
 
 /// What every connection of a worker shares.
