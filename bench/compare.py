@@ -19,6 +19,10 @@ never resumes a TLS session: several s_time processes in parallel, one request p
 full handshakes with -new and resumed ones (TLS 1.3 session tickets) with -reuse, so the two rows
 come from the same client and differ only in the handshake. Their rate column says what share of
 the connections s_time saw resumed (the lowest over rounds); see run_s_time.
+
+The HTTP/2 rows ("over HTTP/2") use h2load over TLS with the same certificate: nginx listens with
+`ssl http2`, forkhttpd offers h2 by ALPN on its TLS listener. A row counts h2load's succeeded
+requests, and fails if any request failed or h2load did not negotiate h2; see run_h2load.
 """
 
 import argparse
@@ -63,6 +67,9 @@ WORKLOADS = [
     ("1 KiB, new TLS connection per request (resumed handshakes)", "/small.html", S_TIME_PROCESSES,
      ["S_TIME", "-reuse"], "req/s", "tls"),
     ("16 MiB, 8 connections, TLS", "/16m.bin", 8, [], "MB/s", "tls"),
+    # h2load: "connections" is h2load's -c, the rest its other arguments (streams per connection).
+    ("1 KiB over HTTP/2, h2load -c 16 -m 32", "/small.html", 16, ["H2LOAD", "-m32"], "req/s", "h2"),
+    ("64 KiB over HTTP/2, h2load -c 16 -m 8", "/64k.bin", 16, ["H2LOAD", "-m8"], "MB/s", "h2"),
 ]
 
 # Servers that run the workloads with a variant.
@@ -152,9 +159,12 @@ class Server:
                             f.write(f'[[site.headers]]\npath = "/assets{rule}/**"\nset = {{ "Cache-Control" = "max-age={rule}" }}\n')
                 return [self.args.forkhttpd, "-c", conf]
             log = ["--access-log", self.access_log] if self.variant == "log" else []
-            if self.variant == "tls":
+            if self.variant in ("tls", "h2"):
                 cert, key = tls_pair(work)
                 listen = ["--tls-listen", f"127.0.0.1:{port}", "--cert", cert, "--key", key]
+                if self.variant == "h2":
+                    # nginx's keepalive_timeout (65 s below) is also its HTTP/2 idle timeout.
+                    listen += ["--keepalive-timeout", "65"]
             else:
                 listen = ["-l", f"127.0.0.1:{port}"]
             return [self.args.forkhttpd, "-w", str(workers), "--log-level", "error"] + listen + log + [root]
@@ -168,10 +178,16 @@ class Server:
                 servers = "".join(f"server {{ listen 127.0.0.1:{port}{' reuseport' if site == 1 else ''}; "
                                   f"server_name site{site}.test; root {root}; {locations}}}\n"
                                   for site in range(1, SITES + 1))
-            elif self.variant == "tls":
+            elif self.variant in ("tls", "h2"):
                 cert, key = tls_pair(work)
-                servers = (f"server {{ listen 127.0.0.1:{port} ssl reuseport; root {root}; "
-                           f"ssl_certificate {cert}; ssl_certificate_key {key}; "
+                # nginx 1.22 turns HTTP/2 on in `listen` (1.25.1 and later: `http2 on;`).
+                # keepalive_requests also bounds the requests of an HTTP/2 connection (1,000 by
+                # default, then GOAWAY); forkhttpd sets no such bound on HTTP/2, so neither does
+                # nginx here.
+                h2 = " http2" if self.variant == "h2" else ""
+                bound = " keepalive_requests 100000000;" if self.variant == "h2" else ""
+                servers = (f"server {{ listen 127.0.0.1:{port} ssl{h2} reuseport; root {root}; "
+                           f"ssl_certificate {cert}; ssl_certificate_key {key};{bound} "
                            "ssl_protocols TLSv1.2 TLSv1.3; ssl_session_tickets on; }")
             else:
                 servers = f"server {{ listen 127.0.0.1:{port} reuseport; root {root}; }}"
@@ -219,7 +235,8 @@ mimetype.assign = (".html" => "text/html", ".bin" => "application/octet-stream")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as raw:
                     s = raw
-                    if self.variant == "tls":
+                    if self.variant in ("tls", "h2"):
+                        # No ALPN offered: HTTP/1.1 on the h2 variant too.
                         context = ssl.create_default_context()
                         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
                         s = context.wrap_socket(raw, server_hostname="bench.test")
@@ -302,6 +319,8 @@ def run_wrk(args, server, workload, duration):
 def run_load(args, server, workload, duration):
     if workload[3][:1] == ["S_TIME"]:
         return run_s_time(args, server, workload, duration)
+    if workload[3][:1] == ["H2LOAD"]:
+        return run_h2load(args, server, workload, duration)
     return run_wrk(args, server, workload, duration)
 
 
@@ -369,13 +388,109 @@ def run_s_time(args, server, workload, duration):
     }
 
 
+def run_h2load(args, server, workload, duration):
+    """The HTTP/2 rows: h2load, one thread on the client core(s), -c connections of -m streams each.
+
+    Requests are h2load's "succeeded" count (2xx and 3xx); a failed or errored request, or a
+    connection that did not negotiate h2 by ALPN, stops the run rather than making a row of it.
+    h2load reports no percentiles, so the latency cells read n/a.
+    """
+    name, path, connections, extra, unit, _ = workload
+    command = ["taskset", "-c", args.client_cpus, "h2load", "-t1", f"-c{connections}", *extra[1:],
+               "-D", str(duration), f"https://127.0.0.1:{server.port}{path}"]
+    pids = server.pids()
+    before = cpu_ticks(pids)
+    began = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = process.stdout.read().decode(errors="replace")
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.monotonic() - began
+    server_cpu = (cpu_ticks(pids) - before) / CLK_TCK
+    client_cpu = usage.ru_utime + usage.ru_stime
+    counts = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, "
+                       r"(\d+) errored, (\d+) timeout", output)
+    protocol = re.search(r"Application protocol: (\S+)", output)
+    if status or not counts or not protocol:
+        raise SystemExit(f"h2load against {server.name} failed:\n{output[-2000:]}")
+    if protocol.group(1) != "h2":
+        raise SystemExit(f"h2load against {server.name} negotiated {protocol.group(1)}, not h2")
+    succeeded, failed, errored, timeout = (int(counts.group(i)) for i in (4, 5, 6, 7))
+    if failed or errored or timeout:
+        raise SystemExit(f"h2load against {server.name}: {failed} failed, {errored} errored, "
+                         f"{timeout} timed out:\n{output[-2000:]}")
+    tls = re.search(r"TLS Protocol: (\S+)\nCipher: (\S+)", output)
+    finished = re.search(r"finished in ([\d.]+)(ms|s),", output)
+    measured = float(finished.group(1)) * {"ms": 0.001, "s": 1}[finished.group(2)] if finished else duration
+    traffic = re.search(r"traffic: \S+ \((\d+)\) total", output)
+    rate = succeeded / measured if unit == "req/s" else int(traffic.group(1)) / measured / 1e6
+    return {
+        "rate": rate,
+        "p50": float("nan"),
+        "p99": float("nan"),
+        "per_cpu": succeeded / server_cpu if server_cpu > 0 else float("nan"),
+        "wrk_cpu": client_cpu / elapsed * 100,
+        "non2xx": 0,
+        "socket_errors": "",
+        "startup": server.startup,
+        "tls": f"{tls.group(1)} {tls.group(2)}" if tls else "?",
+    }
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def h2_frame(kind, flags, stream, payload=b""):
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+
+# GET / on stream 1, HPACK: :method GET, :scheme https, :path / from the static table, and
+# :authority "b" as a literal without indexing.
+H2_GET = h2_frame(1, 0x5, 1, bytes([0x82, 0x87, 0x84, 0x01, 0x01]) + b"b")
+
+
+def h2_request(s):
+    """Opens HTTP/2 on a TLS socket that chose h2: preface, SETTINGS, one GET, read to its end.
+
+    Answers the server's SETTINGS with an ACK; returns once stream 1 has ended, with the
+    connection open and idle (no stream, nothing unacknowledged).
+    """
+    s.sendall(H2_PREFACE + h2_frame(4, 0, 0) + H2_GET)
+    pending, acked, ended, status = b"", False, False, None
+    while not (ended and acked):
+        while len(pending) < 9 or len(pending) < 9 + int.from_bytes(pending[:3], "big"):
+            data = s.recv(65536)
+            if not data:
+                raise SystemExit("the server closed an HTTP/2 connection before answering")
+            pending += data
+        length = int.from_bytes(pending[:3], "big")
+        kind, flags, stream = pending[3], pending[4], int.from_bytes(pending[5:9], "big") & 0x7FFFFFFF
+        payload, pending = pending[9:9 + length], pending[9 + length:]
+        if kind == 4 and not flags & 1:
+            s.sendall(h2_frame(4, 1, 0))
+        elif kind == 4:
+            acked = True
+        elif kind == 7:
+            raise SystemExit(f"GOAWAY from the server: {payload.hex()}")
+        elif kind == 3 and stream == 1:
+            raise SystemExit(f"the server reset stream 1: {payload.hex()}")
+        elif kind == 1 and stream == 1:
+            status = payload[:1]
+        if kind in (0, 1) and stream == 1 and flags & 1:
+            ended = True
+    # :status 200 is index 8 of HPACK's static table (0x88, indexed).
+    if status != b"\x88":
+        raise SystemExit(f"HTTP/2 GET / did not answer 200 (first header byte {status!r})")
+
+
 def idle_rss(server, count):
     """RSS of the server with `count` idle keep-alive connections, each after one request."""
     sockets = []
     context = None
-    if server.variant == "tls":
+    if server.variant in ("tls", "h2"):
         context = ssl.create_default_context()
         context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        if server.variant == "h2":
+            context.set_alpn_protocols(["h2"])
     try:
         for i in range(count):
             # Spread the client ends over several source addresses: one address has too few
@@ -384,9 +499,17 @@ def idle_rss(server, count):
                                          source_address=(f"127.0.0.{2 + i % 200}", 0))
             if context:
                 s = context.wrap_socket(s, server_hostname="bench.test")
-            s.sendall(b"GET /small.html HTTP/1.1\r\nHost: b\r\n\r\n")
             sockets.append(s)
+            if server.variant == "h2":
+                if s.selected_alpn_protocol() != "h2":
+                    raise SystemExit(f"{server.name} chose {s.selected_alpn_protocol()!r} by ALPN, not h2")
+                # One request at a time: each connection then sits idle, settings acknowledged.
+                h2_request(s)
+            else:
+                s.sendall(b"GET /small.html HTTP/1.1\r\nHost: b\r\n\r\n")
         for s in sockets:
+            if server.variant == "h2":
+                continue
             data = b""
             while b"\r\n\r\n" not in data:
                 data += s.recv(4096)
@@ -438,6 +561,8 @@ def main():
     parser.add_argument("--workloads", default="", help="substring filter on workload names")
     parser.add_argument("--idle", type=int, default=10000, help="idle connections for the RSS row (0: skip)")
     parser.add_argument("--idle-tls", action="store_true", help="hold the idle connections over TLS")
+    parser.add_argument("--idle-h2", action="store_true",
+                        help="hold the idle connections over HTTP/2 (TLS, ALPN h2), each after one request")
     args = parser.parse_args()
     args.forkhttpd = os.path.abspath(args.forkhttpd)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -462,9 +587,9 @@ def main():
             idle = {}
             if args.idle:
                 for name in servers:
-                    if name == "python":
+                    variant = "h2" if args.idle_h2 else "tls" if args.idle_tls else None
+                    if name == "python" or (variant and name not in VARIANT_SERVERS):
                         continue
-                    variant = "tls" if args.idle_tls else None
                     server = Server(name, args, work, docroot, server_cpus, variant)
                     server.start()
                     try:
@@ -490,6 +615,7 @@ def main():
                             server.stop()
                         results.setdefault((workload[0], name), []).append(result)
                         resumed = f" resumed {result['reused']:.1%}" if "reused" in result else ""
+                        resumed += f" {result['tls']}" if "tls" in result else ""
                         print(f"round {round_index + 1} {workload[0]:36} {name:10} {result['rate']:>10.0f} "
                               f"{result['per_cpu']:>10.0f}/CPU-s client {result['wrk_cpu']:3.0f}%{resumed}",
                               file=sys.stderr)
@@ -555,7 +681,7 @@ def report(workers, servers, workloads, results, idle, args):
         print(f"\nforkhttpd with its access log on, to its own rate without: {median(ratios):.2f}x "
               f"({min(ratios):.2f}–{max(ratios):.2f}) in requests per CPU-second")
     if idle:
-        over = " TLS" if args.idle_tls else ""
+        over = " HTTP/2" if args.idle_h2 else " TLS" if args.idle_tls else ""
         print(f"\n| server | RSS at rest | RSS with {args.idle:,} idle{over} keep-alive connections | per connection |")
         print("|---|---|---|---|")
         for server, (base, held) in idle.items():

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use support::{
     Authority, H2Request, H2Response, Server, TLS13, connect_tls, exchange_h2, exchange_h2c,
-    lines_in, negotiated, wait_lines, write_file,
+    handshake_h2, lines_in, negotiated, wait_lines, write_file,
 };
 
 const CONFIG: &str = r#"workers = 1
@@ -305,17 +305,10 @@ fn an_idle_connection_is_closed_after_the_keep_alive_timeout() {
         .enable_all()
         .build()
         .unwrap();
-    let mut config = sites.ca.client(&[TLS13]);
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    let config = sites.ca.client(&[TLS13]);
     let addr = sites.addr();
     let ended = runtime.block_on(async {
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .unwrap();
-        let (_client, connection) = h2::client::handshake(tls).await.unwrap();
+        let (_client, connection) = handshake_h2(addr, "a.test", &config).await;
         // The server ends the connection by itself (GOAWAY, then close); the bound only keeps a
         // broken server from hanging the test.
         tokio::time::timeout(support::WAIT, connection).await
@@ -331,18 +324,11 @@ fn a_graceful_stop_ends_an_http2_connection_with_goaway() {
         .enable_all()
         .build()
         .unwrap();
-    let mut config = sites.ca.client(&[TLS13]);
-    config.alpn_protocols = vec![b"h2".to_vec()];
+    let config = sites.ca.client(&[TLS13]);
     let addr = sites.addr();
     let server = &sites.server;
     let ended = runtime.block_on(async {
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .unwrap();
-        let (client, connection) = h2::client::handshake(tls).await.unwrap();
+        let (client, connection) = handshake_h2(addr, "a.test", &config).await;
         let connection = tokio::spawn(connection);
         // One exchange first, so the connection is surely in the worker's hands.
         let mut client = client.ready().await.unwrap();

@@ -193,19 +193,28 @@ async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, s
     let origin = Rc::new(origin);
     let open = Rc::new(std::cell::Cell::new(0usize));
     let mut idle_deadline = None;
+    // The streams that arrived together. Every `poll_accept` also flushes what the answered
+    // streams queued, so accepting them all before answering any lets their answers leave in
+    // one write instead of one each. Bounded by the concurrent stream limit.
+    let mut batch = Vec::new();
     loop {
         let next = poll_fn(|cx| {
             if deadlines.expired(slot) {
                 return Poll::Ready(None);
             }
-            match connection.poll_accept(cx) {
-                Poll::Ready(Some(Ok(accepted))) => return Poll::Ready(Some(Some(accepted))),
-                Poll::Ready(Some(Err(error))) => {
-                    debug!(%error, "HTTP/2 connection error");
-                    return Poll::Ready(Some(None));
+            loop {
+                match connection.poll_accept(cx) {
+                    Poll::Ready(Some(Ok(accepted))) => batch.push(accepted),
+                    Poll::Ready(Some(Err(error))) => {
+                        debug!(%error, "HTTP/2 connection error");
+                        return Poll::Ready(Some(false));
+                    }
+                    Poll::Ready(None) => return Poll::Ready(Some(false)),
+                    Poll::Pending => break,
                 }
-                Poll::Ready(None) => return Poll::Ready(Some(None)),
-                Poll::Pending => {}
+            }
+            if !batch.is_empty() {
+                return Poll::Ready(Some(true));
             }
             // No stream open: the keep-alive timeout runs. Streams open: only a drain ends
             // the wait.
@@ -223,18 +232,27 @@ async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, s
         })
         .await;
         match next {
-            Some(Some((request, respond))) => {
+            Some(true) => {
                 idle_deadline = None;
-                open.set(open.get() + 1);
-                let stream = StreamTask {
-                    shared: shared.clone(),
-                    origin: origin.clone(),
-                    open: open.clone(),
-                };
-                tokio::task::spawn_local(stream.run(request, respond));
+                for (request, respond) in batch.drain(..) {
+                    open.set(open.get() + 1);
+                    let stream = StreamTask {
+                        shared: shared.clone(),
+                        origin: origin.clone(),
+                        open: open.clone(),
+                    };
+                    // Most answers are complete at once (the pipeline does not wait, and the
+                    // window is open): they run here. One that must wait for window goes on
+                    // as a task of its own, whose first poll takes its wakers over.
+                    let mut answer = Box::pin(stream.run(request, respond));
+                    let waiting = poll_fn(|cx| Poll::Ready(answer.as_mut().poll(cx).is_pending()));
+                    if waiting.await {
+                        tokio::task::spawn_local(answer);
+                    }
+                }
             }
             // The client closed, or broke the protocol (`h2` has sent GOAWAY).
-            Some(None) => break,
+            Some(false) => break,
             // Idle past the keep-alive timeout, or the worker is draining: GOAWAY, let the
             // open streams finish, and close.
             None => {
@@ -317,15 +335,7 @@ impl StreamTask {
             expect_continue: false,
         };
 
-        let route = &self.origin.route;
-        let (site, misdirected) = match self.origin.sni_site {
-            Some(sni) if !route.is_single() => {
-                let named = request.authority().map(|a| route.select(Some(a)));
-                (sni, named.is_some_and(|named| named != sni))
-            }
-            Some(sni) => (sni, false),
-            None => (route.select(request.authority()), false),
-        };
+        let (site, misdirected) = self.origin.site_for(&request);
         let host = &self.shared.hosts[site];
         let log = host.access_log.map(|sink| {
             let request_line = format!("{} {} HTTP/2.0", parts.method.as_str(), target);
@@ -510,11 +520,15 @@ impl BodySender<'_> {
                 let granted = poll_fn(|cx| match self.stream.poll_capacity(cx) {
                     Poll::Ready(Some(Ok(n))) if n > 0 => Poll::Ready(Ok(n)),
                     Poll::Ready(Some(Ok(_))) | Poll::Pending => {
-                        match deadlines.hold(&mut armed, slot, Wait::Write, || deadline, cx.waker())
-                        {
-                            Hold::Waiting => Poll::Pending,
-                            Hold::Expired | Hold::Refused => Poll::Ready(Err(())),
+                        if armed && deadlines.expired(slot) {
+                            return Poll::Ready(Err(()));
                         }
+                        // Armed again on every wait, not once: the first poll of a stream runs
+                        // in the connection's task, later ones in the stream's own, and the
+                        // sweep must wake whichever waits now.
+                        armed = true;
+                        deadlines.arm(slot, Wait::Write, deadline, cx.waker());
+                        Poll::Pending
                     }
                     Poll::Ready(Some(Err(_)) | None) => Poll::Ready(Err(())),
                 })

@@ -317,6 +317,22 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
+    /// The site that answers `request` on this connection, and whether the request is
+    /// misdirected (`421`): names must not cross on one TLS connection, since its certificate
+    /// was the SNI site's, and only that site answers on it (RFC 9110 §7.4).
+    pub(crate) fn site_for(&self, request: &Request<'_, '_>) -> (usize, bool) {
+        let route = &self.route;
+        match self.sni_site {
+            Some(sni) if !route.is_single() => {
+                let named = request.authority().map(|a| route.select(Some(a)));
+                (sni, named.is_some_and(|named| named != sni))
+            }
+            Some(sni) => (sni, false),
+            None if route.is_single() => (route.default, false),
+            None => (route.select(request.authority()), false),
+        }
+    }
+
     /// A connection on a plain socket.
     pub(crate) fn plain(peer: SocketAddr, route: Rc<Route>) -> Origin {
         Origin {
@@ -429,18 +445,7 @@ impl<S: Stream> Connection<S> {
             Ok(None) => Ok(None),
             Err(parse_error) => Err(Failure::reply(Rejection::Parse(parse_error))),
             Ok(Some((request, head_len))) => {
-                let route = &self.origin.route;
-                let (site, misdirected) = match self.origin.sni_site {
-                    // Names must not cross on one TLS connection: its certificate was the SNI
-                    // site's, and only that site answers on it (RFC 9110 §7.4).
-                    Some(sni) if !route.is_single() => {
-                        let named = request.authority().map(|a| route.select(Some(a)));
-                        (sni, named.is_some_and(|named| named != sni))
-                    }
-                    Some(sni) => (sni, false),
-                    None if route.is_single() => (route.default, false),
-                    None => (route.select(request.authority()), false),
-                };
+                let (site, misdirected) = self.origin.site_for(&request);
                 let host = &self.shared.hosts[site];
                 let log = host
                     .access_log

@@ -76,6 +76,27 @@ pub(crate) fn exchange_h2(
     })
 }
 
+/// An HTTP/2 connection over TLS (ALPN `h2` only), for tests that drive it themselves: the
+/// handle for requests, and the connection, which must be polled (awaited or spawned).
+pub(crate) async fn handshake_h2(
+    addr: SocketAddr,
+    name: &str,
+    config: &ClientConfig,
+) -> (
+    h2::client::SendRequest<Bytes>,
+    h2::client::Connection<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Bytes>,
+) {
+    let mut config = config.clone();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = ServerName::try_from(name.to_owned()).unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    h2::client::handshake(tls).await.unwrap()
+}
+
 /// As `exchange_h2`, in cleartext with prior knowledge (the preface first, no ALPN).
 pub(crate) fn exchange_h2c(addr: SocketAddr, requests: &[H2Request<'_>]) -> Vec<H2Response> {
     run(async {
