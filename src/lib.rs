@@ -1,9 +1,9 @@
-//! forkhttpd: a prefork HTTP/1.1 static web server.
+//! forkhttpd: a prefork static web server (HTTP/1.1 and HTTP/2, over TLS or not).
 //!
 //! # Layout
 //!
 //! A master process binds every listen address, forks worker processes and supervises them;
-//! each worker serves HTTP/1.1 on its own single-threaded event loop.
+//! each worker serves HTTP/1.1 and HTTP/2 on its own single-threaded event loop.
 //!
 //! - [`access_log`]: the access log: lines rendered per response, buffered per worker, written
 //!   to a file, stdout or syslog.
@@ -15,7 +15,8 @@
 //! - [`master`]: the supervisor (fork, reap, respawn, stop, reload), single-threaded.
 //! - [`process`]: how to fork, signal and reap one process (used by master and worker).
 //! - [`worker`]: a worker's event loop, accept loops and drain.
-//! - [`conn`]: one connection's life: buffers, deadlines, keep-alive, pipelining.
+//! - [`conn`]: one connection's life: buffers, deadlines, keep-alive, pipelining; TLS handshakes and
+//!   HTTP/2 connections (`h2`) hand their streams to the same site pipeline.
 //! - [`http`]: pure HTTP/1.1 syntax: parsing heads, framing bodies, encoding responses.
 //! - [`fs`]: the static file pipeline: path, open, directory, MIME, listing.
 //! - [`error`]: every error kind's status and log level.
