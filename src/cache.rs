@@ -16,7 +16,7 @@
 //! - Bounds: bodies up to `limits::CACHED_BODY_MAX` bytes each, at most [`CACHE_MAX_ENTRIES`] entries and
 //!   `--file-cache-bytes` in all per worker; the oldest entries are evicted first.
 
-use std::cell::{Cell, RefCell, RefMut};
+use std::cell::{Cell, OnceCell, RefCell, RefMut};
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::FileExt;
 use std::rc::Rc;
@@ -26,7 +26,9 @@ use tracing::warn;
 
 use crate::fs::etag::Version;
 use crate::fs::{Reply, Site, encoding};
-use crate::http::encode::{Persistence, write_head, write_head_end, write_head_prefix};
+use crate::http::encode::{
+    Persistence, http2_fields, write_head, write_head_end, write_head_prefix,
+};
 use crate::http::response::HeaderValue;
 use crate::http::{Body, Method, Request, Response, Status};
 use crate::limits::{CACHE_MAX_ENTRIES, CACHED_BODY_MAX};
@@ -51,6 +53,8 @@ pub struct Entry {
     head_prefix: Box<[u8]>,
     /// The same fields as values, for HTTP/2 (HPACK cannot use an encoded HTTP/1.1 head).
     fields: Box<[(&'static str, HeaderValue)]>,
+    /// Those fields as HTTP/2 sends them, made the first time HTTP/2 asks.
+    http2_fields: OnceCell<::http::HeaderMap>,
     body: CachedBody,
     version: Option<Version>,
     /// When the entry was last known fresh, on `clock::monotonic_ms`.
@@ -89,15 +93,24 @@ impl Outgoing {
         }
     }
 
-    /// The response as a value, for a protocol that encodes its own head (HTTP/2).
-    pub fn into_response(self) -> Response {
+    /// The status, fields and body as HTTP/2 sends them (`encode::http2_fields`); a cached
+    /// entry's fields are converted once and cloned from then on.
+    pub fn into_http2(self) -> (Status, ::http::HeaderMap, Body) {
         match self {
-            Outgoing::Built(response) => response,
-            Outgoing::Cached(entry) => Response {
-                status: entry.status,
-                headers: entry.fields.to_vec(),
-                body: Outgoing::Cached(entry).into_body(),
-            },
+            Outgoing::Built(response) => {
+                let len = response.body.len();
+                let fields = http2_fields(response.status, &response.headers, len);
+                (response.status, fields, response.body)
+            }
+            Outgoing::Cached(entry) => {
+                let fields = entry
+                    .http2_fields
+                    .get_or_init(|| {
+                        http2_fields(entry.status, &entry.fields, entry.body_len() as u64)
+                    })
+                    .clone();
+                (entry.status, fields, Outgoing::Cached(entry).into_body())
+            }
         }
     }
 
@@ -297,6 +310,7 @@ impl ResponseCache {
             status: response.status,
             head_prefix: head_prefix.into(),
             fields: response.headers.clone().into(),
+            http2_fields: OnceCell::new(),
             body,
             version: reply.version,
             checked_ms: Cell::new(self.now_ms()),

@@ -362,10 +362,9 @@ impl StreamTask {
         };
         let hsts = host.hsts_value();
         let head_only = method == Method::Head;
-        let status = outgoing.status();
-        let response = outgoing.into_response();
+        let (status, fields, body) = outgoing.into_http2();
         let sent = self
-            .send(&mut respond, response, hsts, head_only)
+            .send(&mut respond, status, fields, body, hsts, head_only)
             .await
             .unwrap_or_else(|partial| partial);
         if let Some(line) = log {
@@ -381,33 +380,32 @@ impl StreamTask {
     async fn send(
         &self,
         respond: &mut SendResponse<Chunk>,
-        response: Response,
+        status: Status,
+        mut fields: http::HeaderMap,
+        body: Body,
         hsts: Option<&str>,
         head_only: bool,
     ) -> Result<u64, u64> {
-        let status = response.status;
-        let with_body = status.allows_body();
-        let mut head = http::Response::builder().status(status.code());
-        head = head.header(http::header::SERVER, crate::http::encode::SERVER);
         crate::http::date::with_now(|now| {
-            head = std::mem::take(&mut head).header(http::header::DATE, now);
+            if let Ok(now) = http::HeaderValue::from_str(now) {
+                fields.insert(http::header::DATE, now);
+            }
         });
-        for (name, value) in &response.headers {
-            head = head.header(*name, value.as_ref());
+        if let Some(value) = hsts.and_then(|v| http::HeaderValue::from_str(v).ok()) {
+            fields.insert(http::header::STRICT_TRANSPORT_SECURITY, value);
         }
-        if let Some(value) = hsts {
-            head = head.header(http::header::STRICT_TRANSPORT_SECURITY, value);
+        let mut head = http::Response::new(());
+        *head.headers_mut() = fields;
+        match http::StatusCode::from_u16(status.code()) {
+            Ok(code) => *head.status_mut() = code,
+            Err(_) => {
+                respond.send_reset(Reason::INTERNAL_ERROR);
+                return Err(0);
+            }
         }
-        if with_body {
-            head = head.header(http::header::CONTENT_LENGTH, response.body.len());
-        }
-        let Ok(head) = head.body(()) else {
-            respond.send_reset(Reason::INTERNAL_ERROR);
-            return Err(0);
-        };
-        let empty = !with_body || head_only || response.body.is_empty();
-        let mut body = match respond.send_response(head, empty) {
-            Ok(body) => body,
+        let empty = !status.allows_body() || head_only || body.is_empty();
+        let mut stream = match respond.send_response(head, empty) {
+            Ok(stream) => stream,
             Err(_) => return Err(0),
         };
         if empty {
@@ -415,10 +413,10 @@ impl StreamTask {
         }
         let mut sender = BodySender {
             shared: &self.shared,
-            stream: &mut body,
+            stream: &mut stream,
             sent: 0,
         };
-        match sender.send_body(response.body).await {
+        match sender.send_body(body).await {
             Ok(()) => Ok(sender.sent),
             Err(()) => {
                 sender.stream.send_reset(Reason::CANCEL);

@@ -69,6 +69,33 @@ pub fn write_fields(
     }
 }
 
+/// The fields of a response for HTTP/2, whose HPACK encodes each field itself: `Server`, the
+/// response's own fields, and `Content-Length` where a body is allowed; not `Date` (added per
+/// response) and never the connection's own fields, which HTTP/2 forbids (RFC 9113 §8.2.2).
+/// A field that is not valid as a header value is left out (the file pipeline makes none).
+pub fn http2_fields(
+    status: crate::http::Status,
+    headers: &[(&'static str, crate::http::response::HeaderValue)],
+    body_len: u64,
+) -> ::http::HeaderMap {
+    let mut fields = ::http::HeaderMap::with_capacity(headers.len() + 3);
+    fields.insert(
+        ::http::header::SERVER,
+        ::http::HeaderValue::from_static(SERVER),
+    );
+    for (name, value) in headers {
+        let name = ::http::HeaderName::from_bytes(name.as_bytes());
+        let value = ::http::HeaderValue::from_str(value);
+        if let (Ok(name), Ok(value)) = (name, value) {
+            fields.append(name, value);
+        }
+    }
+    if status.allows_body() {
+        fields.insert(::http::header::CONTENT_LENGTH, body_len.into());
+    }
+    fields
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
