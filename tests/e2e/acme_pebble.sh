@@ -35,13 +35,8 @@ read -r acme_port management_port dns_port http_port challtest_port <<<"$(free_p
 validity=45
 
 # pebble's own HTTPS certificate (its directory is HTTPS only), from a throwaway CA.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj "/CN=e2e pebble CA" -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
-    -keyout "$work/pebble.key" -out "$work/pebble.csr" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$work/ext"
-openssl x509 -req -in "$work/pebble.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
-    -CAcreateserial -days 2 -extfile "$work/ext" -out "$work/pebble.pem" 2>/dev/null
+make_ca
+make_leaf pebble localhost IP:127.0.0.1,DNS:localhost
 
 cat >"$work/pebble.json" <<JSON
 { "pebble": {
@@ -94,12 +89,7 @@ acme = { directory = "https://127.0.0.1:$acme_port/dir", state = "nope-state", c
 TOML
 check "-t accepts an ACME site" "$bin" -t -c "$work/forkhttpd.toml"
 
-start() {
-    : >"$log"
-    "$bin" -c "$work/forkhttpd.toml" 2>"$log" &
-    pid=$!
-}
-start
+start_server 2 -c "$work/forkhttpd.toml"
 state="$work/state/127.0.0.1-$acme_port-dir"
 certificate="$state/acme.test.pem"
 for _ in $(seq 600); do
@@ -146,11 +136,7 @@ kill -TERM "$pid"
 wait "$pid" || true
 echo "--- what the first run logged about ACME"
 grep -E 'acme|reload' "$log" | sed 's/^/  /'
-start
-for _ in $(seq 100); do
-    [[ $(grep -c ') started' "$log" || true) -ge 2 ]] && break
-    sleep 0.1
-done
+start_server 2 -c "$work/forkhttpd.toml"
 sleep 1
 tls_port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log" | tail -1)
 check "a restart serves the stored certificate" test "$(https acme.test /)" = 'hello over ACME'

@@ -47,13 +47,8 @@ paths = ["/private/**"]
 TOML
 check "-t accepts it" "$bin" -t -c "$work/forkhttpd.toml"
 
-"$bin" -c "$work/forkhttpd.toml" 2>"$log" &
-pid=$!
-for _ in $(seq 100); do
-    [[ $(grep -c ') started' "$log" || true) -ge 2 ]] && break
-    sleep 0.1
-done
-port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log" | head -1)
+start_server 2 -c "$work/forkhttpd.toml"
+port=$(listen_port http)
 at() { echo "--resolve $1:$port:127.0.0.1 http://$1:$port"; }
 
 # shellcheck disable=SC2046

@@ -14,13 +14,8 @@ echo 'docs' >"$work/site/docs/index.html"
 
 for i in $(seq 400); do echo "line $i of a compressible stylesheet {color: red}"; done >"$work/site/style.css"
 
-"$bin" -w 2 -l 127.0.0.1:0 --compress "$work/site" 2>"$log" &
-pid=$!
-for _ in $(seq 100); do
-    [[ $(grep -c ') started' "$log" || true) -ge 2 ]] && break
-    sleep 0.1
-done
-port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log" | head -1)
+start_server 2 -w 2 -l 127.0.0.1:0 --compress "$work/site"
+port=$(listen_port http)
 base="http://127.0.0.1:$port"
 
 check "index" test "$(curl -fsS "$base/")" = '<h1>e2e</h1>'

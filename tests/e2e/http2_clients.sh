@@ -15,13 +15,8 @@ browser=${CHROMIUM:-chromium}
 source "$(dirname "$0")/lib.sh"
 
 # A throwaway CA and a leaf for a.test signed by it.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-    -subj "/CN=e2e http2 CA" -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=a.test" \
-    -keyout "$work/a.key" -out "$work/a.csr" 2>/dev/null
-printf 'subjectAltName=DNS:a.test\n' >"$work/ext"
-openssl x509 -req -in "$work/a.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
-    -CAcreateserial -days 2 -extfile "$work/ext" -out "$work/a.pem" 2>/dev/null
+make_ca
+make_leaf a a.test DNS:a.test
 # What Chromium is told to trust: the base64 sha256 of the leaf's SubjectPublicKeyInfo.
 spki=$(openssl x509 -in "$work/a.pem" -pubkey -noout | openssl pkey -pubin -outform der \
     | openssl dgst -sha256 -binary | base64)
@@ -84,12 +79,7 @@ key = "a.key"
 TOML
 check "-t accepts it" "$bin" -t -c "$work/forkhttpd.toml"
 
-"$bin" -c "$work/forkhttpd.toml" 2>"$log" &
-pid=$!
-for _ in $(seq 100); do
-    [[ $(grep -c ') started' "$log" || true) -ge 2 ]] && break
-    sleep 0.1
-done
+start_server 2 -c "$work/forkhttpd.toml"
 port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/ for a\.test.*|\1|p' "$log" | head -1)
 if [[ -z $port ]]; then
     cat "$log" >&2

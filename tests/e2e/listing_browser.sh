@@ -62,13 +62,8 @@ document.getElementById('frame').addEventListener('load', function () {
 </body></html>
 HTML
 
-"$bin" -w 1 -l 127.0.0.1:0 --listing --compress "$work/site" 2>"$log" &
-pid=$!
-for _ in $(seq 100); do
-    grep -q ') started' "$log" && break
-    sleep 0.1
-done
-port=$(sed -n 's|.*listening on http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log" | head -1)
+start_server 1 -w 1 -l 127.0.0.1:0 --listing --compress "$work/site"
+port=$(listen_port http)
 base="http://127.0.0.1:$port"
 
 chromium() { # chromium FLAGS... : headless, loopback only, bounded in time

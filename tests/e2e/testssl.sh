@@ -30,13 +30,8 @@ hsts = "max-age=63072000"
 cert = "a.pem"
 key = "a.key"
 TOML
-"$bin" -c forkhttpd.toml 2>"$log" &
-pid=$!
-for _ in $(seq 100); do
-    grep -q ') started' "$log" && break
-    sleep 0.1
-done
-port=$(sed -n 's|.*listening on https://127.0.0.1:\([0-9]*\)/.*|\1|p' "$log" | head -1)
+start_server 1 -c forkhttpd.toml
+port=$(listen_port https)
 
 testssl --quiet --color 0 --warnings off --add-ca "$work/ca.pem" --ip 127.0.0.1 \
     --jsonfile "$work/testssl.json" "https://a.test:$port/" >"$work/testssl.out" 2>&1 || true
