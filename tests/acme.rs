@@ -3,7 +3,8 @@
 //! challenges left in `state/http-01/` are answered on the plain listener, before the redirect
 //! to HTTPS; a CA that cannot be reached is logged and retried while the site serves on; a
 //! certificate already in `state` serves at start, and a new one there serves after a reload,
-//! with the helper running on through that reload and a SIGUSR1.
+//! with the helper running on through that reload and a SIGUSR1; a helper that dies is
+//! respawned and takes up the work.
 
 mod support;
 
@@ -12,7 +13,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use support::{
-    Authority, Client, SIGHUP, SIGUSR1, Server, TLS13, connect_tls, exchange, place_of, write_file,
+    Authority, Client, SIGHUP, SIGKILL, SIGUSR1, Server, TLS13, children_of, connect_tls, exchange,
+    place_of, write_file,
 };
 
 /// One ACME site on a plain and a TLS socket, its CA at an address nothing listens on.
@@ -222,4 +224,28 @@ fn a_stored_certificate_serves_at_start_and_a_new_one_after_a_reload() {
         0,
         "the helper goes on through SIGUSR1 and a reload that changes no ACME site"
     );
+}
+
+#[test]
+fn a_helper_that_dies_is_respawned() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path());
+    // The helper's lines carry its pid: `... INFO [PID] acme: site a.test: ordering ...`.
+    let ordering = server.wait_for("acme: site a.test: ordering");
+    let pid: u32 = ordering
+        .split('[')
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|pid| pid.parse().ok())
+        .unwrap_or_else(|| panic!("a pid in {ordering:?}"));
+    assert!(
+        children_of(server.pid()).contains(&pid),
+        "a child of the master"
+    );
+    support::send_signal(pid, SIGKILL);
+    let exited = server.wait_for(&format!("acme helper pid {pid} exited"));
+    assert!(exited.contains("respawning"), "{exited}");
+    // The new helper takes up the work: it orders again.
+    let again = server.wait_for_count("acme: site a.test: ordering", 2);
+    assert!(!again[1].contains(&format!("[{pid}]")), "{again:?}");
 }
