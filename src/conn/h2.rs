@@ -1,12 +1,15 @@
-//! HTTP/2 on a TLS connection whose client chose `h2` by ALPN (RFC 9113), with the `h2` crate
-//! doing the framing, HPACK, flow-control accounting and the protocol's own checks.
+//! HTTP/2 (RFC 9113) on a TLS connection whose client chose `h2` by ALPN, or on a plain one whose
+//! sites take it by prior knowledge (`serve_cleartext`), with the `h2` crate doing the framing,
+//! HPACK, flow-control accounting and the protocol's own checks.
 //!
 //! The connection's task polls the `h2` connection (every frame moves through it) and accepts
-//! streams; each stream is a task of its own that builds the same `Request` HTTP/1.1 parses,
-//! lets the socket's `Route` pick the site (with the same 421 rule for names that cross the TLS
-//! connection's SNI) and asks `VirtualHost::answer`, so every static-file behaviour is the
+//! streams. Each stream builds the same `Request` HTTP/1.1 parses, lets `Origin::site_for` pick
+//! the site (with the same 421 rule for names that cross the TLS connection's SNI) and asks
+//! `VirtualHost::answer`, response cache included, so every static-file behaviour is the
 //! HTTP/1.1 one. What differs is only the way out: fields through HPACK, never the
-//! connection-specific ones, and the body in DATA frames as the client's windows open.
+//! connection-specific ones, and the body in DATA frames as the client's windows open. Streams
+//! that arrive together are answered in the connection's task, so their frames leave in one
+//! write; one that must wait for window goes on as a task of its own.
 //!
 //! Deadlines stay in the worker's register: the connection's slot waits `Idle` (the keep-alive
 //! timeout while no stream is open; a drain ends it at once and sends GOAWAY, letting open
