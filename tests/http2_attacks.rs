@@ -248,10 +248,25 @@ fn malformed_requests_get_stream_errors() {
             &with_connection,
         ))
         .unwrap();
-    // Then a good request, and a GOAWAY of our own so the server ends the connection.
-    socket.write_all(&get(5, "/")).unwrap();
+    // A Host that names another authority than `:authority`, and userinfo in `:authority`:
+    // names HTTP/1.1 would answer 400.
+    let mut other_host = get_block("/");
+    other_host.extend_from_slice(&[0x00, 4]);
+    other_host.extend_from_slice(b"host");
+    other_host.extend_from_slice(&[6]);
+    other_host.extend_from_slice(b"b.test");
     socket
-        .write_all(&frame(GOAWAY, 0, 0, &[0, 0, 0, 5, 0, 0, 0, 0]))
+        .write_all(&frame(HEADERS, END_HEADERS | END_STREAM, 5, &other_host))
+        .unwrap();
+    let mut userinfo = vec![0x82, 0x86, 0x84, 0x01, 10];
+    userinfo.extend_from_slice(b"eve@a.test");
+    socket
+        .write_all(&frame(HEADERS, END_HEADERS | END_STREAM, 7, &userinfo))
+        .unwrap();
+    // Then a good request, and a GOAWAY of our own so the server ends the connection.
+    socket.write_all(&get(11, "/")).unwrap();
+    socket
+        .write_all(&frame(GOAWAY, 0, 0, &[0, 0, 0, 11, 0, 0, 0, 0]))
         .unwrap();
     let frames = read_until_closed(&mut socket);
     for stream in [1, 3] {
@@ -261,14 +276,22 @@ fn malformed_requests_get_stream_errors() {
             .unwrap_or_else(|| panic!("stream {stream} reset: {frames:?}"));
         assert_eq!(error_code(RST_STREAM, &reset.3), 0x1, "PROTOCOL_ERROR");
     }
-    let answered = frames.iter().any(|f| f.0 == HEADERS && f.2 == 5);
+    let answered = frames.iter().any(|f| f.0 == HEADERS && f.2 == 11);
     let body: Vec<u8> = frames
         .iter()
-        .filter(|f| f.0 == DATA && f.2 == 5)
+        .filter(|f| f.0 == DATA && f.2 == 11)
         .flat_map(|f| f.3.clone())
         .collect();
     assert!(answered, "{frames:?}");
     assert_eq!(body, b"home");
+    // `:status 400` is entry 12 of HPACK's static table: one indexed byte, 0x8c.
+    for stream in [5, 7] {
+        let refused = frames.iter().any(|f| {
+            (f.0 == HEADERS && f.2 == stream && f.3.first() == Some(&0x8c))
+                || (f.0 == RST_STREAM && f.2 == stream && error_code(RST_STREAM, &f.3) == 0x1)
+        });
+        assert!(refused, "stream {stream} refused: {frames:?}");
+    }
 }
 
 #[test]

@@ -36,7 +36,7 @@ use super::{Origin, Shared};
 use crate::access_log::RequestFields;
 use crate::cache::Outgoing;
 use crate::http::parse::{Framing, Request};
-use crate::http::{Body, Method, Response, Status, Version};
+use crate::http::{Body, Method, Response, Status, Version, target};
 use crate::limits;
 
 /// The ALPN protocol name of HTTP/2 over TLS.
@@ -60,7 +60,7 @@ pub(crate) async fn serve_cleartext(
     let deadlines = &shared.deadlines;
     let slot = deadlines.register();
     let deadline = deadlines.after(shared.limits.header_timeout);
-    let mut input = Vec::with_capacity(limits::READ_CHUNK);
+    let mut input = super::buffers::take();
     let http2 = loop {
         if input.len() >= PREFACE.len() {
             break input.starts_with(PREFACE);
@@ -75,6 +75,7 @@ pub(crate) async fn serve_cleartext(
         if !matches!(read, Ok(n) if n > 0) {
             // Gone, or silent past the header timeout, before saying which protocol.
             deadlines.unregister(slot);
+            super::buffers::give(input);
             return;
         }
     };
@@ -285,6 +286,27 @@ async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, s
     }
 }
 
+/// Whether a stream names its authority as HTTP/1.1 must (`http::target`, as the parser checks
+/// Host): `:authority` a valid `uri-host [":" port]` (no userinfo), at most one Host, valid,
+/// and the same as `:authority` when both are sent (RFC 9113 §8.3.1). Otherwise `400`, as
+/// HTTP/1.1 answers a bad Host, so a name that would not pass there cannot reach a site, a
+/// redirect's Location or the log by this road.
+fn authority_ok(authority: Option<&str>, headers: &http::HeaderMap) -> bool {
+    if authority.is_some_and(|a| !target::is_valid_authority(a.as_bytes())) {
+        return false;
+    }
+    let mut hosts = headers.get_all(http::header::HOST).iter();
+    let (first, second) = (hosts.next(), hosts.next());
+    match (first, second) {
+        (_, Some(_)) => false,
+        (None, None) => true,
+        (Some(host), None) => {
+            target::is_valid_host(host.as_bytes())
+                && authority.is_none_or(|a| a.as_bytes().eq_ignore_ascii_case(host.as_bytes()))
+        }
+    }
+}
+
 /// One stream: its request, answered by the site, and its response sent.
 struct StreamTask {
     shared: Rc<Shared>,
@@ -328,6 +350,7 @@ impl StreamTask {
             .map_or("/", |p| p.as_str())
             .to_owned();
         let method = Method::from_token(parts.method.as_str());
+        let malformed = !authority_ok(authority.as_deref(), &parts.headers);
         let request = Request {
             method,
             target: &target,
@@ -358,7 +381,9 @@ impl StreamTask {
             };
             self.shared.logs.begin(sink, &fields)
         });
-        let outgoing = if misdirected {
+        let outgoing = if malformed {
+            Outgoing::Built(Response::error(Status::BAD_REQUEST))
+        } else if misdirected {
             Outgoing::Built(Response::error(Status::MISDIRECTED_REQUEST))
         } else {
             host.answer(site, &self.shared.cache, &request, self.origin.secure)
