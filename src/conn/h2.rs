@@ -167,8 +167,13 @@ pub(crate) async fn serve<S: Stream>(
     shared.deadlines.unregister(slot);
 }
 
-/// The connection's life in `h2`'s hands, from the preface to the last frame.
-async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, slot: u32) {
+/// The preface and SETTINGS exchange, under the header timeout; `None` if the client does not
+/// complete it in time.
+async fn handshake<'s, S: Stream>(
+    stream: &'s mut S,
+    shared: &Shared,
+    slot: u32,
+) -> Option<h2::server::Connection<&'s mut S, Chunk>> {
     let deadlines = &shared.deadlines;
     let mut builder = h2::server::Builder::new();
     builder
@@ -179,20 +184,26 @@ async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, s
         .max_send_buffer_size(limits::H2_CHUNK)
         .initial_window_size(limits::H2_WINDOW)
         .initial_connection_window_size(limits::H2_WINDOW);
-    let mut handshake = builder.handshake::<_, Chunk>(stream);
+    // Boxed, and gone once it is done: the connection's future would otherwise keep room for
+    // it (a second codec's worth) for the connection's whole life.
+    let mut handshake = Box::pin(builder.handshake::<_, Chunk>(stream));
     let deadline = deadlines.after(shared.limits.header_timeout);
     let handshaken = until(deadlines, slot, deadline, |cx| {
-        std::pin::Pin::new(&mut handshake)
-            .poll(cx)
-            .map_err(std::io::Error::other)
+        handshake.as_mut().poll(cx).map_err(std::io::Error::other)
     })
     .await;
-    let mut connection = match handshaken {
-        Ok(connection) => connection,
-        Err(error) => {
-            debug!(%error, "HTTP/2 preface failed");
-            return;
-        }
+    handshaken
+        .inspect_err(|error| debug!(%error, "HTTP/2 preface failed"))
+        .ok()
+}
+
+/// The connection's life in `h2`'s hands, from the preface to the last frame.
+async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, slot: u32) {
+    let deadlines = &shared.deadlines;
+    // Boxed: the handshake's future ends with a connection in it, and this future would
+    // otherwise keep room for that copy next to the one it keeps.
+    let Some(mut connection) = Box::pin(handshake(stream, shared, slot)).await else {
+        return;
     };
     let origin = Rc::new(origin);
     let open = Rc::new(std::cell::Cell::new(0usize));
@@ -223,6 +234,11 @@ async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, s
             // No stream open: the keep-alive timeout runs. Streams open: only a drain ends
             // the wait.
             let deadline = if open.get() == 0 {
+                // An idle connection keeps no room for streams (a kilobyte, for each of
+                // thousands of idle connections).
+                if batch.capacity() > 0 {
+                    batch = Vec::new();
+                }
                 *idle_deadline
                     .get_or_insert_with(|| deadlines.after(shared.limits.keepalive_timeout))
             } else {

@@ -61,7 +61,8 @@ pub(crate) async fn serve_tls(
         sni_site,
     };
     if stream.get_ref().1.alpn_protocol() == Some(super::h2::ALPN) {
-        super::h2::serve(stream, origin, shared, permit).await;
+        // Boxed: HTTP/2's state would otherwise widen every HTTP/1.1 connection's future too.
+        Box::pin(super::h2::serve(stream, origin, shared, permit)).await;
         return;
     }
     super::serve(stream, origin, shared, permit).await;
@@ -75,7 +76,7 @@ async fn open(
     slot: u32,
     deadline: u64,
     tls: Arc<rustls::ServerConfig>,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+) -> Option<Box<tokio_rustls::server::TlsStream<TcpStream>>> {
     let deadlines = &shared.deadlines;
     let mut first = [0u8; 1];
     let peeked = until(deadlines, slot, deadline, |cx| {
@@ -96,7 +97,9 @@ async fn open(
     })
     .await;
     match handshake {
-        Ok(stream) => Some(stream),
+        // Boxed: the TLS state is large, and a future that held it by value would copy it
+        // into each layer it is passed down through.
+        Ok(stream) => Some(Box::new(stream)),
         Err(error) => {
             debug!(%error, "TLS handshake failed");
             None

@@ -140,7 +140,7 @@ impl Stream for TcpStream {
 
 /// A TLS connection: no sendfile (the bytes are encrypted in user space), so large bodies go
 /// through the pooled buffers in chunks. rustls holds what it was given until flushed.
-impl Stream for tokio_rustls::server::TlsStream<TcpStream> {
+impl Stream for Box<tokio_rustls::server::TlsStream<TcpStream>> {
     fn closes_with_a_message(&self) -> bool {
         true
     }

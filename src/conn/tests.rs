@@ -302,3 +302,33 @@ fn connection_future_stays_small() {
         assert!(size <= 256, "a connection's future grew to {size} bytes");
     });
 }
+
+/// What every connection's task holds for its whole life, idle or not: a future that kept a
+/// TLS stream or an HTTP/2 codec by value (or twice, as async functions' arguments are) costs
+/// every idle connection kilobytes. The bounds leave room for compiler changes, not for that.
+#[test]
+fn connection_futures_stay_small() {
+    use tokio::net::TcpStream;
+    type Tls = Box<tokio_rustls::server::TlsStream<TcpStream>>;
+    fn size4<A, B, C, D, R>(_: fn(A, B, C, D) -> R) -> usize {
+        std::mem::size_of::<R>()
+    }
+    fn size6<A, B, C, D, E, G, R>(_: fn(A, B, C, D, E, G) -> R) -> usize {
+        std::mem::size_of::<R>()
+    }
+    let tls = size6(super::serve_tls);
+    assert!(tls <= 1024, "a TLS connection's task is {tls} bytes");
+    let plain = size4(super::serve::<TcpStream>);
+    assert!(plain <= 1024, "a plain connection's task is {plain} bytes");
+    let http2 = size4(super::h2::serve::<Tls>);
+    // `h2`'s connection (about 1.3 KB) is kept once, and nothing else of size.
+    assert!(
+        http2 <= 3072,
+        "an HTTP/2 connection's future is {http2} bytes"
+    );
+    let cleartext = size4(super::h2::serve_cleartext);
+    assert!(
+        cleartext <= 3072,
+        "a cleartext HTTP/2 connection's task is {cleartext} bytes"
+    );
+}
