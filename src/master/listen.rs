@@ -35,12 +35,42 @@ pub(crate) fn bind(addr: SocketAddr, defer: Duration) -> std::io::Result<TcpList
     Ok(socket.into())
 }
 
-/// Binds every address or none.
-pub(crate) fn bind_all(addrs: &[SocketAddr], defer: Duration) -> anyhow::Result<Vec<TcpListener>> {
-    addrs
+/// Binds every address or none; an address systemd already bound (socket activation) takes
+/// its inherited socket instead. Every inherited socket must be for a configured address.
+pub(crate) fn bind_all(
+    addrs: &[SocketAddr],
+    defer: Duration,
+    mut inherited: Vec<super::systemd::Inherited>,
+) -> anyhow::Result<Vec<TcpListener>> {
+    let listeners = addrs
         .iter()
-        .map(|&addr| bind(addr, defer).with_context(|| format!("cannot listen on {addr}")))
-        .collect()
+        .map(|&addr| {
+            if let Some(at) = inherited.iter().position(|socket| socket.address == addr) {
+                let socket = inherited.swap_remove(at);
+                prepare_inherited(&socket.listener, defer)
+                    .with_context(|| format!("cannot set up the socket for {addr} from systemd"))?;
+                tracing::info!("{addr}: socket {} from systemd", socket.name);
+                return Ok(socket.listener);
+            }
+            bind(addr, defer).with_context(|| format!("cannot listen on {addr}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(extra) = inherited.first() {
+        anyhow::bail!(
+            "socket activation: systemd passed socket {} for {}, where no site listens",
+            extra.name,
+            extra.address
+        );
+    }
+    Ok(listeners)
+}
+
+/// What [`bind`] sets on its own sockets, set on one systemd bound: the same accept behaviour
+/// whoever bound it. (Address reuse and the backlog are the unit's business.)
+fn prepare_inherited(listener: &TcpListener, defer: Duration) -> std::io::Result<()> {
+    let socket = socket2::SockRef::from(listener);
+    socket.set_tcp_nodelay(true)?;
+    defer_accept(&socket, defer)
 }
 
 /// TCP_DEFER_ACCEPT: the kernel completes the accept only when the client's first bytes arrive

@@ -15,6 +15,7 @@
 mod listen;
 mod respawn;
 mod signals;
+mod systemd;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
@@ -40,7 +41,8 @@ const FORK_RETRY: Duration = Duration::from_secs(1);
 /// Binds every address, forks the workers and supervises them until stopped.
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     check_roots(&config)?;
-    let listeners = listen::bind_all(&config.listen, config.conn.header_timeout)?;
+    let inherited = systemd::inherited_sockets()?;
+    let listeners = listen::bind_all(&config.listen, config.conn.header_timeout, inherited)?;
     let signals = Signals::open().context("cannot set up signal handling")?;
     let pid_file = PidFile::create(config.pid_file.clone())?;
     announce(&config, &listeners);
@@ -246,6 +248,12 @@ impl Master {
             self.spawn(id);
         }
         self.spawn_acme();
+        // The sockets already queue connections, so the workers need not be up yet.
+        systemd::notify(&format!(
+            "READY=1\nMAINPID={}\nSTATUS={}",
+            self.pid,
+            self.serving()
+        ));
         loop {
             let timeout = self
                 .next_timer()
@@ -434,6 +442,7 @@ impl Master {
             "stopping gracefully: workers finish their requests (at most {:?})",
             self.config.shutdown_timeout
         );
+        systemd::notify("STOPPING=1\nSTATUS=stopping gracefully");
         self.stop = Some(Stop {
             deadline: Instant::now() + self.config.shutdown_timeout,
             killed: false,
@@ -458,19 +467,38 @@ impl Master {
         }
     }
 
-    /// Starts a new generation of workers, then lets the old one drain. The listen sockets stay
-    /// open in the master throughout, so no connection is refused while the two overlap.
+    /// Reloads, telling systemd when it begins and that the server is ready again after it,
+    /// whether the new configuration was taken or refused.
     fn reload(&mut self) {
         if self.stop.is_some() {
             return;
         }
+        systemd::notify_reloading();
+        let status = match self.start_generation() {
+            Ok(()) => self.serving(),
+            Err(()) => format!("{}; the last reload was refused", self.serving()),
+        };
+        systemd::notify(&format!("READY=1\nSTATUS={status}"));
+    }
+
+    /// What `systemctl status` shows while the server runs.
+    fn serving(&self) -> String {
+        let workers = self.slots.len();
+        let noun = if workers == 1 { "worker" } else { "workers" };
+        format!("serving with {workers} {noun}")
+    }
+
+    /// Starts a new generation of workers, then lets the old one drain. The listen sockets stay
+    /// open in the master throughout, so no connection is refused while the two overlap. An
+    /// error (logged here) leaves the running generation as it was.
+    fn start_generation(&mut self) -> Result<(), ()> {
         let orders_before = self.acme_orders();
         if let Some(loaded) = self.config.reload() {
             match loaded {
                 Ok(config) => {
                     if let Err(e) = self.adopt(config) {
                         error!("reload refused, the workers keep running: {e:#}");
-                        return;
+                        return Err(());
                     }
                 }
                 Err(problems) => {
@@ -480,13 +508,13 @@ impl Master {
                     error!(
                         "reload refused, the workers keep running: the configuration has errors"
                     );
-                    return;
+                    return Err(());
                 }
             }
         }
         if let Err(e) = check_roots(&self.config) {
             error!("reload refused, the workers keep running: {e:#}");
-            return;
+            return Err(());
         }
         let deadline = Instant::now() + self.config.shutdown_timeout;
         let mut old = Vec::new();
@@ -529,6 +557,7 @@ impl Master {
             process::send(retiring.pid, Signal::SIGTERM);
         }
         self.retiring.extend(old);
+        Ok(())
     }
 
     /// Makes a freshly read configuration the current one: binds the addresses it adds (all

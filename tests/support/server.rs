@@ -76,6 +76,16 @@ impl Server {
         Server::spawn_command(command)
     }
 
+    /// Starts the binary with `env` added to its environment, without waiting for anything.
+    #[allow(dead_code)]
+    pub(crate) fn spawn_env<S: AsRef<str>>(args: &[S], env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_forkhttpd"));
+        command
+            .args(args.iter().map(AsRef::as_ref))
+            .envs(env.iter().copied());
+        Server::spawn_command(command)
+    }
+
     /// Starts `forkhttpd ARGS` (as `Server::start` would) with at most `files` open descriptors
     /// per process, through the shell's `ulimit -n`.
     pub(crate) fn start_with_file_limit(files: u32, args: &[&str]) -> Server {
@@ -91,9 +101,41 @@ impl Server {
         server
     }
 
-    fn spawn_command(mut command: Command) -> Server {
+    /// Starts `forkhttpd ARGS` as systemd's socket activation would: `listener` is its
+    /// descriptor 3, announced by `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES=NAME` (set by
+    /// a shell that then execs the binary, so that the pid is the binary's own).
+    #[allow(dead_code)]
+    pub(crate) fn spawn_activated<S: AsRef<str>>(
+        listener: std::net::TcpListener,
+        name: &str,
+        args: &[S],
+    ) -> Server {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                "exec 3<&0 0</dev/null; export LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES={name}; \
+                 exec \"$0\" \"$@\""
+            ))
+            .arg(env!("CARGO_BIN_EXE_forkhttpd"))
+            .args(args.iter().map(AsRef::as_ref));
+        Server::spawn_with_stdin(command, Stdio::from(std::os::fd::OwnedFd::from(listener)))
+    }
+
+    /// Waits until every worker is serving, for a server started with `spawn*`.
+    #[allow(dead_code)]
+    pub(crate) fn started(mut self) -> Server {
+        self.await_start();
+        self
+    }
+
+    fn spawn_command(command: Command) -> Server {
+        Server::spawn_with_stdin(command, Stdio::null())
+    }
+
+    fn spawn_with_stdin(mut command: Command, stdin: Stdio) -> Server {
         let mut child = command
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
