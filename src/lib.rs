@@ -14,6 +14,7 @@
 //! - [`config`]: the command line, validated into a [`config::Config`].
 //! - [`master`]: the supervisor (fork, reap, respawn, stop, reload), single-threaded.
 //! - [`process`]: how to fork, signal and reap one process (used by master and worker).
+//! - [`privileges`]: workers that run as an unprivileged user (`user`, `group`).
 //! - [`worker`]: a worker's event loop, accept loops and drain.
 //! - [`conn`]: one connection's life: buffers, deadlines, keep-alive, pipelining; TLS handshakes and
 //!   HTTP/2 connections (`h2`) hand their streams to the same site pipeline.
@@ -36,6 +37,7 @@ pub mod http;
 pub mod limits;
 pub mod log;
 pub mod master;
+pub mod privileges;
 pub mod process;
 pub(crate) mod tls;
 pub(crate) mod vhost;

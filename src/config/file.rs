@@ -42,6 +42,8 @@ struct FileSchema {
     error_log: Option<Spanned<String>>,
     log_level: Option<Spanned<String>>,
     pid_file: Option<Spanned<String>>,
+    user: Option<Spanned<String>>,
+    group: Option<Spanned<String>>,
     #[serde(default)]
     limits: LimitsSchema,
     #[serde(default)]
@@ -274,6 +276,7 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
         None => tracing::Level::INFO,
     };
     let pid_file = schema.pid_file.as_ref().map(|p| relative(p.get_ref()));
+    let user = compile_user(&schema, problems);
     let (conn, max_connections, shutdown_timeout) = compile_limits(&schema.limits, problems);
     let compress_cache_bytes = schema
         .limits
@@ -352,8 +355,34 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
         max_connections,
         shutdown_timeout,
         pid_file,
+        user,
         log_file,
         log_level,
+    }
+}
+
+/// `user` and `group`: looked up now, so a name the system does not know is placed.
+fn compile_user(
+    schema: &FileSchema,
+    problems: &mut Problems,
+) -> Option<crate::privileges::Account> {
+    let Some(user) = &schema.user else {
+        if let Some(group) = &schema.group {
+            problems.at(group.span(), "group needs user");
+        }
+        return None;
+    };
+    let group = schema.group.as_ref();
+    match crate::privileges::Account::lookup(user.get_ref(), group.map(|g| g.get_ref().as_str())) {
+        Ok(account) => Some(account),
+        Err(problem) => {
+            let span = match group {
+                Some(group) if problem.starts_with("no group") => group.span(),
+                _ => user.span(),
+            };
+            problems.at(span, problem);
+            None
+        }
     }
 }
 

@@ -139,6 +139,14 @@ pub struct Cli {
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     pub log_level: tracing::Level,
 
+    /// Run the workers as this user (the master, started as root, binds and opens files first).
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// The workers' group with --user [default: the user's own group].
+    #[arg(long, value_name = "NAME", requires = "user")]
+    pub group: Option<String>,
+
     /// Write an access log line per response: to a file PATH, to `stdout`, or to
     /// `syslog+udp://HOST:PORT`.
     #[arg(long, value_name = "DEST")]
@@ -168,7 +176,7 @@ pub struct Cli {
 }
 
 /// The options that describe what `-c FILE` describes instead.
-const SITE_ARGS: [&str; 26] = [
+const SITE_ARGS: [&str; 28] = [
     "tls_listen",
     "cert",
     "key",
@@ -193,6 +201,8 @@ const SITE_ARGS: [&str; 26] = [
     "pid_file",
     "log_file",
     "log_level",
+    "user",
+    "group",
     "access_log",
     "access_log_format",
 ];
@@ -225,6 +235,8 @@ pub struct Config {
     pub pid_file: Option<PathBuf>,
     pub log_file: Option<PathBuf>,
     pub log_level: tracing::Level,
+    /// Who the workers run as (`user`, `group`); `None`: as the master.
+    pub user: Option<crate::privileges::Account>,
 }
 
 /// One site: what it serves, and the policies around it.
@@ -389,6 +401,12 @@ impl Config {
             pid_file: cli.pid_file,
             log_file: cli.log_file,
             log_level: cli.log_level,
+            user: cli
+                .user
+                .as_deref()
+                .map(|user| crate::privileges::Account::lookup(user, cli.group.as_deref()))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--user: {e}"))?,
         })
     }
 }

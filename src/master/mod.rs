@@ -41,6 +41,7 @@ const FORK_RETRY: Duration = Duration::from_secs(1);
 /// Binds every address, forks the workers and supervises them until stopped.
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     check_roots(&config)?;
+    prepare_user(&config)?;
     let inherited = systemd::inherited_sockets()?;
     let listeners = listen::bind_all(&config.listen, config.conn.header_timeout, inherited)?;
     let signals = Signals::open().context("cannot set up signal handling")?;
@@ -49,6 +50,12 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     let workers = config.workers;
     let noun = if workers == 1 { "worker" } else { "workers" };
     info!("master pid {} started with {workers} {noun}", getpid());
+    if let Some(account) = &config.user {
+        info!(
+            "workers run as user {} (uid {}, gid {})",
+            account.user, account.uid, account.gid
+        );
+    }
 
     let mut master = Master {
         slots: (0..config.workers).map(|_| Slot::default()).collect(),
@@ -64,6 +71,27 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     drop(pid_file);
     info!("master stopped");
     Ok(code)
+}
+
+/// Checks that the workers can become `user`, and gives them the log files they reopen on
+/// SIGUSR1 (created now if missing). Nothing to do without `user`.
+fn prepare_user(config: &Config) -> anyhow::Result<()> {
+    let Some(account) = &config.user else {
+        return Ok(());
+    };
+    account.reachable().map_err(anyhow::Error::msg)?;
+    let access_logs = config
+        .access_logs
+        .iter()
+        .filter_map(|spec| match &spec.destination {
+            crate::access_log::Destination::File(path) => Some(path),
+            _ => None,
+        });
+    for path in access_logs.chain(&config.log_file) {
+        crate::privileges::give_file(path, account)
+            .with_context(|| format!("cannot give the log file to user {:?}", account.user))?;
+    }
+    Ok(())
 }
 
 /// The lines tests and operators read: each socket with the sites on it, and each site's root.
@@ -308,6 +336,12 @@ impl Master {
             Ok(Forked::Child) => {
                 if !process::die_with_parent(self.pid) {
                     std::process::exit(0);
+                }
+                if let Some(account) = &self.config.user
+                    && let Err(e) = crate::privileges::drop_to(account, self.pid)
+                {
+                    error!("worker {}: {e}", id + 1);
+                    std::process::exit(worker::EXIT_FATAL);
                 }
                 drop(self.signals.take());
                 let listeners = std::mem::take(&mut self.listeners);
@@ -565,6 +599,7 @@ impl Master {
     /// closed), and sizes the worker slots. On an error nothing has changed.
     fn adopt(&mut self, config: Config) -> anyhow::Result<()> {
         check_roots(&config)?;
+        prepare_user(&config)?;
         // A socket is known by its address and kind: `127.0.0.1:0` may be a plain and a TLS
         // socket at once, with two different ports, and each must stay what it was.
         let kinds = |config: &Config| -> Vec<Socket> {
@@ -626,6 +661,10 @@ impl Master {
                 // The old file stays this process's stderr, so this line still lands somewhere.
                 Err(e) => error!("cannot reopen log file {}: {e}", path.display()),
             }
+        }
+        // Files logrotate moved away are created again here, for workers that cannot.
+        if let Err(e) = prepare_user(&self.config) {
+            error!("{e:#}");
         }
         for pid in self.live_pids() {
             process::send(pid, Signal::SIGUSR1);
