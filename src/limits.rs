@@ -84,6 +84,15 @@ pub const CACHED_BODY_MAX: u64 = 64 * 1024;
 /// long pipeline of requests cannot grow it without bound.
 pub const OUTPUT_FLUSH_BYTES: usize = 64 * 1024;
 
+/// How long an idle HTTP/1.1 keep-alive connection stays open once its worker drains (a reload
+/// or a stop), at most its keep-alive timeout. Closing it at once races with a request the client
+/// is already sending, and a client that does not retry (Python's `http.client`, many scripts)
+/// fails that request. Kept open, a client that goes on using the connection sends its next
+/// request within this time, gets its answer with `Connection: close`, and opens its next
+/// connection to the new workers. A second is far longer than the gap between a busy client's
+/// requests and adds at most that much to a reload's overlap.
+pub const DRAIN_IDLE_GRACE: Duration = Duration::from_secs(1);
+
 /// How long a graceful stop may take before the master kills the workers that remain.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -5,8 +5,10 @@
 //! (for request bytes, or for the client to read), it arms its slot with the deadline of that
 //! wait and its task's waker. A sweep runs every tick: a slot whose deadline has passed is marked
 //! expired and its task woken; the wait sees the mark and ends (408, or a silent close, or a
-//! dropped download). Draining marks and wakes every connection idle between requests the same
-//! way. A wait whose socket is ready on the first look never touches the register.
+//! dropped download). Draining marks and wakes every idle HTTP/2 connection the same way, and
+//! shortens the wait of every HTTP/1.1 connection idle between requests to the drain grace
+//! (see [`Wait::KeepAlive`]). A wait whose socket is ready on the first look never touches the
+//! register.
 //!
 //! Why not tokio's timers: a `Sleep` in every connection's future made each one about 150 bytes
 //! larger (paid by every idle connection) and cost a timer-wheel insert and removal per request.
@@ -32,8 +34,13 @@ pub(crate) enum Wait {
     None,
     /// Bytes of a request, or of a lingering close.
     Read,
-    /// The next request on a keep-alive connection: also ended by a drain.
+    /// An HTTP/2 connection with no stream open: ended at once by a drain (it then sends
+    /// GOAWAY, which tells the client which streams were taken, so nothing is lost).
     Idle,
+    /// An HTTP/1.1 connection between requests. A drain does not end it at once: it shortens
+    /// it to the drain grace, so that a request already on its way is answered (with
+    /// `Connection: close`) instead of meeting the close (`limits::DRAIN_IDLE_GRACE`).
+    KeepAlive,
     /// The client to read what we sent.
     Write,
 }
@@ -65,6 +72,8 @@ pub(crate) struct Deadlines {
     /// Added to every deadline: how far the coarse clock may lag, so none fires early.
     slack_ms: u64,
     draining: Cell<bool>,
+    /// When a drain began, the time by which every keep-alive wait ends; else `u64::MAX`.
+    drain_deadline: Cell<u64>,
     slots: RefCell<Slab<Slot>>,
 }
 
@@ -75,6 +84,7 @@ impl Deadlines {
             tick: (shortest / 10).clamp(TICK_MIN, TICK_MAX),
             slack_ms: crate::clock::resolution_ms(),
             draining: Cell::new(false),
+            drain_deadline: Cell::new(u64::MAX),
             slots: RefCell::new(Slab::new()),
         }
     }
@@ -108,11 +118,16 @@ impl Deadlines {
 
     /// Starts a wait of kind `wait` that ends at `deadline` (from `after`) by waking `waker`,
     /// forgetting whether an earlier one expired. `false` if an idle wait is refused because
-    /// the worker is draining.
+    /// the worker is draining; a keep-alive wait then ends by the drain grace at the latest.
     pub(crate) fn arm(&self, key: u32, wait: Wait, deadline: u64, waker: &Waker) -> bool {
         if wait == Wait::Idle && self.is_draining() {
             return false;
         }
+        let deadline = if wait == Wait::KeepAlive {
+            deadline.min(self.drain_deadline.get())
+        } else {
+            deadline
+        };
         let mut slots = self.slots_mut();
         if let Some(slot) = slots.get_mut(key as usize) {
             if !slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
@@ -160,7 +175,10 @@ impl Deadlines {
 
     /// Ends every wait whose deadline has passed.
     pub(crate) fn sweep(&self) {
-        let now = crate::clock::monotonic_ms();
+        self.sweep_at(crate::clock::monotonic_ms());
+    }
+
+    fn sweep_at(&self, now: u64) {
         for (_, slot) in self.slots_mut().iter_mut() {
             if slot.wait != Wait::None && slot.deadline <= now {
                 slot.end();
@@ -168,12 +186,17 @@ impl Deadlines {
         }
     }
 
-    /// Marks the worker as draining and ends every idle wait.
-    pub(crate) fn drain(&self) {
+    /// Marks the worker as draining: ends every idle wait, and every keep-alive wait `grace`
+    /// from now at the latest.
+    pub(crate) fn drain(&self, grace: Duration) {
         self.draining.set(true);
+        let drain_deadline = self.after(grace);
+        self.drain_deadline.set(drain_deadline);
         for (_, slot) in self.slots_mut().iter_mut() {
-            if slot.wait == Wait::Idle {
-                slot.end();
+            match slot.wait {
+                Wait::Idle => slot.end(),
+                Wait::KeepAlive => slot.deadline = slot.deadline.min(drain_deadline),
+                Wait::None | Wait::Read | Wait::Write => {}
             }
         }
     }
@@ -258,12 +281,37 @@ mod tests {
         let busy = deadlines.register();
         deadlines.arm(idle, Wait::Idle, far, &idle_waker);
         deadlines.arm(busy, Wait::Read, far, &busy_waker);
-        deadlines.drain();
+        deadlines.drain(Duration::from_secs(3600));
         assert!(deadlines.expired(idle));
         assert_eq!(idle_wakes.0.load(Ordering::Relaxed), 1);
         assert!(!deadlines.expired(busy));
         assert_eq!(busy_wakes.0.load(Ordering::Relaxed), 0);
         assert!(!deadlines.arm(busy, Wait::Idle, far, &busy_waker));
+    }
+
+    #[test]
+    fn drain_shortens_keep_alive_waits_to_the_grace() {
+        let deadlines = Deadlines::new(Duration::from_secs(1));
+        let far = deadlines.after(Duration::from_secs(3600));
+        let (wakes, waker) = waker();
+        let before = deadlines.register();
+        let after = deadlines.register();
+        let reading = deadlines.register();
+        deadlines.arm(before, Wait::KeepAlive, far, &waker);
+        deadlines.arm(reading, Wait::Read, far, &waker);
+        deadlines.drain(Duration::from_secs(1));
+        // Not ended by the drain itself: a request may be on its way.
+        assert!(!deadlines.expired(before));
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 0);
+        assert!(deadlines.arm(after, Wait::KeepAlive, far, &waker));
+        let grace_end = deadlines.drain_deadline.get();
+        assert!(grace_end < far);
+        deadlines.sweep_at(grace_end - 1);
+        assert!(!deadlines.expired(before) && !deadlines.expired(after));
+        deadlines.sweep_at(grace_end);
+        assert!(deadlines.expired(before) && deadlines.expired(after));
+        assert!(!deadlines.expired(reading), "a request being read keeps its own deadline");
+        assert_eq!(wakes.0.load(Ordering::Relaxed), 2);
     }
 
     #[test]
@@ -295,7 +343,7 @@ mod tests {
         assert_eq!(hold(&deadlines), Hold::Expired);
         assert_eq!(asked, 1, "the deadline is asked for once");
         let mut idle_armed = false;
-        deadlines.drain();
+        deadlines.drain(Duration::ZERO);
         let refused = deadlines.hold(&mut idle_armed, key, Wait::Idle, || 0, &waker);
         assert_eq!(refused, Hold::Refused);
     }

@@ -394,7 +394,7 @@ impl<S: Stream> Connection<S> {
                 (Wait::Read, *deadline)
             } else {
                 let deadline = self.shared.deadlines.after(limits.keepalive_timeout);
-                (Wait::Idle, deadline)
+                (Wait::KeepAlive, deadline)
             };
             match self.wait_for_bytes(wait, deadline).await? {
                 Arrival::Data => {}
@@ -666,8 +666,9 @@ impl<S: Stream> Connection<S> {
     }
 
     /// Waits for more bytes from the client, until `deadline`. An idle keep-alive connection
-    /// (`Wait::Idle`) also gives up its wait when the worker starts draining. A connection that
-    /// is reading a request, or has not sent its first one yet, does not: it was accepted by
+    /// (`Wait::KeepAlive`) waits at most the drain grace once the worker drains, and a request
+    /// that arrives meanwhile is answered with `Connection: close`. A connection that is
+    /// reading a request, or has not sent its first one yet, waits as usual: it was accepted by
     /// this worker, and closing it unanswered during a reload would fail a client that did
     /// nothing wrong.
     ///

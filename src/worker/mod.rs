@@ -213,7 +213,9 @@ async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<St
     }
     info!("worker {id} draining");
     let _ = drain_tx.send(true);
-    shared.deadlines.drain();
+    shared
+        .deadlines
+        .drain(crate::limits::DRAIN_IDLE_GRACE.min(config.conn.keepalive_timeout));
     // Every connection holds a permit until it ends; having them all back means none is left.
     let all = u32::try_from(config.max_connections).unwrap_or(u32::MAX);
     let _ = permits.acquire_many(all).await;
