@@ -83,7 +83,7 @@ fn serve_cached(c: &mut Criterion) {
     let config =
         forkhttpd::config::Config::from_cli(clap::Parser::parse_from(["forkhttpd"])).unwrap();
     let options = config.sites[0].options.clone();
-    let caches = forkhttpd::fs::FileCaches::new(config.compress_cache_bytes);
+    let caches = forkhttpd::fs::FileCaches::new(config.compress_cache_bytes, None);
     let site = forkhttpd::fs::Site::open(None, options, &caches).unwrap();
     let cache = forkhttpd::cache::ResponseCache::new(config.file_cache_bytes);
     let mut slots = header_slots();

@@ -14,6 +14,7 @@
 //! - [`config`]: the command line, validated into a [`config::Config`].
 //! - [`master`]: the supervisor (fork, reap, respawn, stop, reload), single-threaded.
 //! - [`process`]: how to fork, signal and reap one process (used by master and worker).
+//! - [`shm`]: memory the master shares with every worker it forks (large files' ETags).
 //! - [`privileges`]: workers that run as an unprivileged user (`user`, `group`).
 //! - [`worker`]: a worker's event loop, accept loops and drain.
 //! - [`conn`]: one connection's life: buffers, deadlines, keep-alive, pipelining; TLS handshakes and
@@ -39,6 +40,7 @@ pub mod log;
 pub mod master;
 pub mod privileges;
 pub mod process;
+pub mod shm;
 pub(crate) mod tls;
 pub(crate) mod vhost;
 pub(crate) mod worker;

@@ -138,6 +138,11 @@ pub const ETAG_HASH_QUEUE: usize = 64;
 /// Most ETags (file versions) remembered per worker; when full the table starts over.
 pub const ETAG_MAX_ENTRIES: usize = 50_000;
 
+/// Large files' ETags kept in the table the workers of an instance share (`fs::SharedTags`):
+/// 64 bytes each, 1 MiB in all, of which only the slots in use are ever touched. A site with
+/// more large files than this still serves them all; a tag pushed out is hashed again.
+pub const ETAG_SHARED_SLOTS: usize = 16_384;
+
 /// Connection buffers that grew past this are freed instead of pooled: the output buffer of a pipelined
 /// batch reaches about 64 KiB before it is flushed, and is worth keeping. A read buffer that
 /// held a head near the 32 KiB default limit has doubled to 64 KiB too; it is kept within

@@ -227,6 +227,46 @@ fn large_file_etag_is_computed_off_the_request_path() {
     assert_eq!(etag.unwrap(), expected);
 }
 
+/// A large file's tag is hashed once per instance: every worker has it as soon as one worker
+/// hashed it, and so does every new worker after a reload. Without the shared table, the
+/// first request each worker sees for the file (half of new connections, with 2 workers)
+/// would go without an ETag.
+#[test]
+fn large_file_etag_is_shared_by_workers_and_survives_reloads() {
+    let site = Site::new();
+    std::fs::write(site.root().join("big.bin"), support::pattern(8 << 20)).unwrap();
+    let server = Server::start(&["-w", "4", &site.root_arg()]);
+    let mut etag = None;
+    assert!(support::eventually(|| {
+        etag = request(&server, "/big.bin", "")
+            .header("etag")
+            .map(str::to_owned);
+        etag.is_some()
+    }));
+    let etag = etag.unwrap();
+    // New connections, spread over the 4 workers by the kernel: all answer with the tag.
+    for _ in 0..24 {
+        assert_eq!(
+            request(&server, "/big.bin", "").header("etag"),
+            Some(etag.as_str())
+        );
+    }
+    let before = support::children_of(server.pid());
+    server.signal(support::SIGHUP);
+    assert!(support::eventually(|| {
+        let now = support::children_of(server.pid());
+        now.len() == 4 && now.iter().all(|pid| !before.contains(pid))
+    }));
+    server.wait_for_count(") started", 8);
+    // The first response of the new generation already carries it.
+    for _ in 0..8 {
+        assert_eq!(
+            request(&server, "/big.bin", "").header("etag"),
+            Some(etag.as_str())
+        );
+    }
+}
+
 #[test]
 fn if_none_match_on_several_lines_is_one_list() {
     // RFC 9110 §5.3: several field lines are one list, as if joined with commas.

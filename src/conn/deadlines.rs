@@ -310,7 +310,10 @@ mod tests {
         assert!(!deadlines.expired(before) && !deadlines.expired(after));
         deadlines.sweep_at(grace_end);
         assert!(deadlines.expired(before) && deadlines.expired(after));
-        assert!(!deadlines.expired(reading), "a request being read keeps its own deadline");
+        assert!(
+            !deadlines.expired(reading),
+            "a request being read keeps its own deadline"
+        );
         assert_eq!(wakes.0.load(Ordering::Relaxed), 2);
     }
 

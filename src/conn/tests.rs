@@ -40,7 +40,7 @@ fn shared(root: Option<&std::path::Path>) -> Rc<Shared> {
     let site = &config.sites[0];
     let host = VirtualHost {
         name: site.name.clone(),
-        files: Site::open(root, site.options.clone(), &FileCaches::new(1 << 20)).unwrap(),
+        files: Site::open(root, site.options.clone(), &FileCaches::new(1 << 20, None)).unwrap(),
         auth: None,
         access_log: None,
         https_port: None,

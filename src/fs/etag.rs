@@ -7,6 +7,11 @@
 //! hashed on their first request; larger ones by one background thread per worker, and until
 //! that is done their responses carry Last-Modified alone. So no request ever waits for more
 //! than a small file's hash.
+//!
+//! A large file's tag is also written to [`SharedTags`], a table in memory the master mapped
+//! before its first fork: every worker of the instance, and every worker of later generations
+//! (reloads), finds it there, so the same URL does not alternate between answers with and
+//! without an ETag across workers and reloads.
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
@@ -14,6 +19,7 @@ use std::fs::{File, Metadata};
 use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 
 use crate::limits::{ETAG_HASH_QUEUE, ETAG_MAX_ENTRIES, INLINE_HASH_MAX};
@@ -55,6 +61,8 @@ pub struct Etags {
     entries: RefCell<HashMap<Version, Entry>>,
     /// The background hasher, started on first need.
     hasher: OnceCell<Hasher>,
+    /// Large files' tags, shared with the instance's other workers and later generations.
+    shared: Option<SharedTags>,
 }
 
 #[derive(Debug)]
@@ -64,6 +72,14 @@ struct Hasher {
 }
 
 impl Etags {
+    /// A worker's cache, in front of the instance's shared table.
+    pub fn new(shared: Option<SharedTags>) -> Etags {
+        Etags {
+            shared,
+            ..Etags::default()
+        }
+    }
+
     /// The ETag of `file`, if known or cheap to know now.
     pub fn get(&self, file: &File, meta: &Metadata) -> Option<Rc<str>> {
         let version = Version::of(meta);
@@ -84,6 +100,11 @@ impl Etags {
                     return None;
                 }
             };
+            self.insert(version, Entry::Ready(tag.clone()));
+            return Some(tag);
+        }
+        if let Some(tag) = self.shared.as_ref().and_then(|shared| shared.get(&version)) {
+            let tag: Rc<str> = tag.into();
             self.insert(version, Entry::Ready(tag.clone()));
             return Some(tag);
         }
@@ -109,7 +130,12 @@ impl Etags {
         let hasher = self.hasher.get()?;
         while let Ok((done, result)) = hasher.done.try_recv() {
             match result {
-                Ok(tag) => self.insert(done, Entry::Ready(tag.into())),
+                Ok(tag) => {
+                    if let Some(shared) = &self.shared {
+                        shared.put(&done, &tag);
+                    }
+                    self.insert(done, Entry::Ready(tag.into()));
+                }
                 Err(e) => {
                     warn!("cannot hash a file for its ETag: {e}");
                     self.entries.borrow_mut().remove(&done);
@@ -129,6 +155,118 @@ impl Etags {
             entries.clear();
         }
         entries.insert(version, entry);
+    }
+}
+
+/// Large files' tags in memory shared by the master and all its workers (`crate::shm`), so that
+/// a file is hashed once per instance and its tag survives reloads.
+///
+/// A fixed table of slots of 8 words: a sequence number, the version (5 words) and the tag's
+/// 128 bits. Each slot is a seqlock: a writer makes the sequence odd (claiming the slot, or
+/// giving up if another process holds it), writes, and makes it even again; a reader keeps what
+/// it read only if the sequence was the same even number before and after. No process ever
+/// waits for another, and a slot being written is simply a miss. A version hashes to a group of
+/// [`SHARED_PROBES`] slots; a new tag takes a free slot of its group, else the group's first.
+#[derive(Clone, Copy, Debug)]
+pub struct SharedTags {
+    words: &'static [AtomicU64],
+}
+
+/// Words per slot: sequence, dev, ino, size, mtime, mtime_nsec, tag (2).
+const SLOT_WORDS: usize = 8;
+/// Slots a version may live in.
+const SHARED_PROBES: usize = 4;
+
+impl SharedTags {
+    /// A table of `slots` slots, shared with every process forked from this one from now on.
+    pub fn new(slots: usize) -> std::io::Result<SharedTags> {
+        let words = crate::shm::words(slots.max(SHARED_PROBES) * SLOT_WORDS)?;
+        Ok(SharedTags { words })
+    }
+
+    fn key(version: &Version) -> [u64; 5] {
+        [
+            version.dev,
+            version.ino,
+            version.size,
+            version.mtime as u64,
+            version.mtime_nsec as u64,
+        ]
+    }
+
+    /// The slots `version` may live in.
+    fn group(&self, key: &[u64; 5]) -> impl Iterator<Item = &'static [AtomicU64]> {
+        let slots = self.words.len() / SLOT_WORDS;
+        // FNV-1a over the key's words: cheap, and spread enough for inode numbers.
+        let hash = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, w| {
+            (h ^ w).wrapping_mul(0x0100_0000_01b3)
+        });
+        let words = self.words;
+        (0..SHARED_PROBES).map(move |probe| {
+            let slot = (hash as usize).wrapping_add(probe) % slots;
+            &words[slot * SLOT_WORDS..(slot + 1) * SLOT_WORDS]
+        })
+    }
+
+    /// The tag stored for `version`, as `format_tag` wrote it.
+    pub fn get(&self, version: &Version) -> Option<String> {
+        let key = SharedTags::key(version);
+        self.group(&key).find_map(|slot| {
+            let before = slot[0].load(Ordering::Acquire);
+            if before == 0 || before % 2 == 1 {
+                return None;
+            }
+            let mut words = [0u64; SLOT_WORDS - 1];
+            for (word, stored) in words.iter_mut().zip(&slot[1..]) {
+                *word = stored.load(Ordering::Relaxed);
+            }
+            fence(Ordering::Acquire);
+            if slot[0].load(Ordering::Relaxed) != before || words[..5] != key {
+                return None;
+            }
+            let tag = (u128::from(words[5]) << 64) | u128::from(words[6]);
+            Some(format!("\"{tag:032x}\""))
+        })
+    }
+
+    /// Stores `tag` (as `format_tag` wrote it) for `version`, unless another process is writing
+    /// the slot it would take.
+    pub fn put(&self, version: &Version, tag: &str) {
+        let Some(bits) = tag
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .and_then(|hex| u128::from_str_radix(hex, 16).ok())
+        else {
+            return;
+        };
+        let key = SharedTags::key(version);
+        let mut group = self.group(&key);
+        let first = group.next();
+        let free = self.group(&key).find(|slot| {
+            let sequence = slot[0].load(Ordering::Relaxed);
+            sequence == 0
+                || slot[1..6]
+                    .iter()
+                    .zip(&key)
+                    .all(|(w, k)| w.load(Ordering::Relaxed) == *k)
+        });
+        let Some(slot) = free.or(first) else {
+            return;
+        };
+        let sequence = slot[0].load(Ordering::Relaxed);
+        if sequence % 2 == 1
+            || slot[0]
+                .compare_exchange(sequence, sequence + 1, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        fence(Ordering::Release);
+        let words = key.into_iter().chain([(bits >> 64) as u64, bits as u64]);
+        for (stored, word) in slot[1..].iter().zip(words) {
+            stored.store(word, Ordering::Relaxed);
+        }
+        slot[0].store(sequence + 2, Ordering::Release);
     }
 }
 
@@ -186,6 +324,68 @@ fn format_tag(hash: blake3::Hash) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn version(ino: u64) -> Version {
+        Version {
+            dev: 1,
+            ino,
+            size: 8 << 20,
+            mtime: 1_700_000_000,
+            mtime_nsec: 5,
+        }
+    }
+
+    #[test]
+    fn shared_tags_keep_what_was_put_for_that_version_only() {
+        let table = SharedTags::new(64).unwrap();
+        let tag = hash_bytes(b"eight mebibytes, say");
+        assert_eq!(table.get(&version(7)), None);
+        table.put(&version(7), &tag);
+        assert_eq!(table.get(&version(7)), Some(tag.clone()));
+        assert_eq!(table.get(&version(8)), None);
+        let changed = Version {
+            mtime_nsec: 6,
+            ..version(7)
+        };
+        assert_eq!(
+            table.get(&changed),
+            None,
+            "a new version is not the old one's"
+        );
+        // Many more versions than slots: the table stays bounded, and what it answers is right.
+        for ino in 100..1_000 {
+            table.put(&version(ino), &hash_bytes(&ino.to_le_bytes()));
+        }
+        for ino in 100..1_000 {
+            if let Some(found) = table.get(&version(ino)) {
+                assert_eq!(found, hash_bytes(&ino.to_le_bytes()));
+            }
+        }
+        assert!(
+            table.get(&version(999)).is_some(),
+            "the last one put is there"
+        );
+    }
+
+    #[test]
+    fn a_slot_being_written_is_a_miss_not_a_torn_read() {
+        let table = SharedTags::new(4).unwrap();
+        table.put(&version(1), &hash_bytes(b"a"));
+        let slot = table
+            .group(&SharedTags::key(&version(1)))
+            .find(|slot| slot[2].load(Ordering::Relaxed) == 1)
+            .unwrap();
+        let sequence = slot[0].load(Ordering::Relaxed);
+        slot[0].store(sequence + 1, Ordering::Relaxed);
+        assert_eq!(table.get(&version(1)), None);
+        table.put(&version(1), &hash_bytes(b"b"));
+        slot[0].store(sequence, Ordering::Relaxed);
+        assert_eq!(
+            table.get(&version(1)),
+            Some(hash_bytes(b"a")),
+            "the writer gave up"
+        );
+    }
 
     #[test]
     fn tag_depends_on_content_only() {

@@ -51,6 +51,7 @@ use crate::{error, limits};
 use compress::CompressCache;
 use conditional::Precondition;
 use encoding::{Accepted, Coding};
+pub use etag::SharedTags;
 use etag::{Etags, Version};
 use open::{Opened, RootDir};
 use path::Resolved;
@@ -84,10 +85,11 @@ pub struct FileCaches {
 }
 
 impl FileCaches {
-    /// `compress_cache_bytes` bounds the compressed copies.
-    pub fn new(compress_cache_bytes: usize) -> FileCaches {
+    /// `compress_cache_bytes` bounds the compressed copies; `shared_tags` is the instance's
+    /// table of large files' ETags, if the master made one.
+    pub fn new(compress_cache_bytes: usize, shared_tags: Option<SharedTags>) -> FileCaches {
         FileCaches {
-            etags: Rc::new(Etags::default()),
+            etags: Rc::new(Etags::new(shared_tags)),
             compressed: Rc::new(CompressCache::new(compress_cache_bytes)),
         }
     }

@@ -57,7 +57,12 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
         );
     }
 
+    // Made once, before the first fork: every worker of every generation shares it.
+    let shared_tags = crate::fs::SharedTags::new(crate::limits::ETAG_SHARED_SLOTS)
+        .inspect_err(|e| warn!("cannot map the shared ETag table ({e}); each worker hashes alone"))
+        .ok();
     let mut master = Master {
+        shared_tags,
         slots: (0..config.workers).map(|_| Slot::default()).collect(),
         acme: Slot::default(),
         config,
@@ -260,6 +265,8 @@ struct Master {
     retiring: Vec<Retiring>,
     stop: Option<Stop>,
     pid: Pid,
+    /// Large files' ETags, shared by every worker of every generation.
+    shared_tags: Option<crate::fs::SharedTags>,
 }
 
 #[derive(Default)]
@@ -345,7 +352,7 @@ impl Master {
                 }
                 drop(self.signals.take());
                 let listeners = std::mem::take(&mut self.listeners);
-                let code = worker::run(id + 1, &self.config, listeners);
+                let code = worker::run(id + 1, &self.config, listeners, self.shared_tags);
                 std::process::exit(code);
             }
             Err(e) => {

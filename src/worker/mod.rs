@@ -51,9 +51,14 @@ const EXHAUSTION_EPISODE_GAP: Duration = Duration::from_secs(5);
 const ACCESS_LOG_FLUSH: Duration = Duration::from_secs(1);
 
 /// Runs worker number `id` (1-based) on `listeners` and returns its exit code.
-pub(crate) fn run(id: usize, config: &Config, listeners: Vec<StdListener>) -> i32 {
+pub(crate) fn run(
+    id: usize,
+    config: &Config,
+    listeners: Vec<StdListener>,
+    shared_tags: Option<crate::fs::SharedTags>,
+) -> i32 {
     let mut hosts = Vec::with_capacity(config.sites.len());
-    let caches = FileCaches::new(config.compress_cache_bytes);
+    let caches = FileCaches::new(config.compress_cache_bytes, shared_tags);
     for site in &config.sites {
         match Site::open(site.root.as_deref(), site.options.clone(), &caches) {
             Ok(files) => hosts.push(VirtualHost {
