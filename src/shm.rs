@@ -4,9 +4,59 @@
 //! that processes may read and write at once without a lock or undefined behaviour.
 //!
 //! Users: the ETags of large files (`fs::etag`), hashed once per instance instead of once per
-//! worker and generation.
+//! worker and generation; the flag that tells every worker the instance is stopping
+//! ([`StopFlag`], for health checks).
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What the master shares with every worker of every generation, made before the first fork.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Instance {
+    /// Large files' ETags.
+    pub etags: Option<crate::fs::SharedTags>,
+    /// Set by the master when a graceful stop begins.
+    pub stopping: Option<StopFlag>,
+}
+
+impl Instance {
+    /// Maps what can be mapped; a part that cannot is left out (and logged), and what it serves
+    /// works per worker instead.
+    pub fn new() -> Instance {
+        let etags = crate::fs::SharedTags::new(crate::limits::ETAG_SHARED_SLOTS)
+            .inspect_err(|e| {
+                tracing::warn!("cannot map the shared ETag table ({e}); each worker hashes alone")
+            })
+            .ok();
+        let stopping = words(1)
+            .inspect_err(|e| {
+                tracing::warn!(
+                    "cannot map the stop flag ({e}); health checks answer 200 until the end"
+                )
+            })
+            .ok()
+            .map(|words| StopFlag(&words[0]));
+        Instance { etags, stopping }
+    }
+}
+
+/// Whether the instance is stopping: written by the master, read by workers' health checks.
+#[derive(Clone, Copy, Debug)]
+pub struct StopFlag(&'static AtomicU64);
+
+impl StopFlag {
+    pub fn set(&self) {
+        self.0.store(1, Ordering::Release);
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire) != 0
+    }
+
+    /// A flag for this process alone (tests, and workers whose master could not map one).
+    pub fn private() -> StopFlag {
+        StopFlag(Box::leak(Box::new(AtomicU64::new(0))))
+    }
+}
 
 /// `count` zeroed atomic words shared with every process forked from this one from now on.
 /// Lives as long as the process: the mapping is never unmapped (it is made once, at start).

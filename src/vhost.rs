@@ -36,6 +36,17 @@ pub(crate) struct VirtualHost {
     pub hsts_line: Option<Rc<[u8]>>,
     /// Where the ACME helper leaves the answers to its HTTP-01 challenges, for an ACME site.
     pub acme_challenges: Option<PathBuf>,
+    /// `health_path`, and the instance's stop flag it reports.
+    pub health: Option<(HealthCheck, crate::shm::StopFlag)>,
+}
+
+/// A site's health check for load balancers (`health_path`, `health_log`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// Matched exactly against the request's path (the query is ignored).
+    pub path: String,
+    /// Whether health checks are written to the site's access log.
+    pub log: bool,
 }
 
 impl VirtualHost {
@@ -49,6 +60,13 @@ impl VirtualHost {
         request: &Request<'_, '_>,
         secure: bool,
     ) -> Outgoing {
+        // First of all: a balancer asks over plain HTTP or HTTPS, without credentials, and
+        // must learn that the instance is stopping, not where its pages are.
+        if let Some((_, stopping)) = &self.health
+            && self.is_health_check(request)
+        {
+            return Outgoing::Built(health_answer(stopping.is_set()));
+        }
         // Before the redirect to HTTPS, Basic auth and the cache: the CA asks over plain HTTP,
         // with no credentials, and each token is asked for once or a few times.
         if !secure
@@ -71,6 +89,24 @@ impl VirtualHost {
             return Outgoing::Built(denied);
         }
         cache.serve(index, &self.files, request)
+    }
+
+    /// Whether `request` is this site's health check (GET or HEAD of `health_path`).
+    pub fn is_health_check(&self, request: &Request<'_, '_>) -> bool {
+        self.health.as_ref().is_some_and(|(check, _)| {
+            matches!(request.method, Method::Get | Method::Head)
+                && path::split_target(request.target).is_ok_and(|t| t.path == check.path)
+        })
+    }
+
+    /// Where `request` is logged: the site's access log, except for health checks unless
+    /// `health_log` asks for them (a balancer checks every second or so, on every instance).
+    pub fn log_sink(&self, request: &Request<'_, '_>) -> Option<SinkId> {
+        let sink = self.access_log?;
+        match &self.health {
+            Some((check, _)) if !check.log && self.is_health_check(request) => None,
+            _ => Some(sink),
+        }
     }
 
     /// The value of `Strict-Transport-Security` this site sends over TLS, if any.
@@ -100,6 +136,19 @@ impl VirtualHost {
             }
         }
     }
+}
+
+/// `200 ok`, or `503 stopping` once a graceful stop has begun, so that a load balancer takes
+/// the instance out while it still serves. Never cached anywhere.
+fn health_answer(stopping: bool) -> Response {
+    let (status, body): (Status, &'static [u8]) = if stopping {
+        (Status::SERVICE_UNAVAILABLE, b"stopping\n")
+    } else {
+        (Status::OK, b"ok\n")
+    };
+    Response::new(status, crate::http::Body::Static(body))
+        .with_header("Content-Type", "text/plain; charset=utf-8")
+        .with_header("Cache-Control", "no-store")
 }
 
 /// The `308` that sends a plain request to the same URL over HTTPS, on `port` (left out when

@@ -57,6 +57,7 @@ struct LimitsSchema {
     keepalive_timeout: Option<Spanned<f64>>,
     send_timeout: Option<Spanned<f64>>,
     shutdown_timeout: Option<Spanned<f64>>,
+    unhealthy_before_stop: Option<Spanned<f64>>,
     max_head_bytes: Option<Spanned<usize>>,
     max_headers: Option<Spanned<usize>>,
     max_body_bytes: Option<u64>,
@@ -94,6 +95,9 @@ struct SiteSchema {
     compress: bool,
     cache_control: Option<Spanned<String>>,
     spa_fallback: Option<Spanned<String>>,
+    health_path: Option<Spanned<String>>,
+    #[serde(default)]
+    health_log: bool,
     #[serde(default)]
     error_pages: BTreeMap<Spanned<String>, Spanned<String>>,
     access_log: Option<AccessLogSchema>,
@@ -277,7 +281,8 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
     };
     let pid_file = schema.pid_file.as_ref().map(|p| relative(p.get_ref()));
     let user = compile_user(&schema, problems);
-    let (conn, max_connections, shutdown_timeout) = compile_limits(&schema.limits, problems);
+    let (conn, max_connections, shutdown_timeout, unhealthy_before_stop) =
+        compile_limits(&schema.limits, problems);
     let compress_cache_bytes = schema
         .limits
         .compress_cache_bytes
@@ -354,6 +359,7 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
         conn,
         max_connections,
         shutdown_timeout,
+        unhealthy_before_stop,
         pid_file,
         user,
         log_file,
@@ -386,7 +392,10 @@ fn compile_user(
     }
 }
 
-fn compile_limits(schema: &LimitsSchema, problems: &mut Problems) -> (ConnLimits, usize, Duration) {
+fn compile_limits(
+    schema: &LimitsSchema,
+    problems: &mut Problems,
+) -> (ConnLimits, usize, Duration, Duration) {
     let mut seconds = |value: &Option<Spanned<f64>>, name: &str, default: Duration| match value {
         Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 86_400.0) => {
             problems.at(
@@ -413,6 +422,11 @@ fn compile_limits(schema: &LimitsSchema, problems: &mut Problems) -> (ConnLimits
         &schema.shutdown_timeout,
         "shutdown_timeout",
         limits::SHUTDOWN_TIMEOUT,
+    );
+    let unhealthy_before_stop = seconds(
+        &schema.unhealthy_before_stop,
+        "unhealthy_before_stop",
+        Duration::ZERO,
     );
     let mut bounded =
         |value: &Option<Spanned<usize>>, range: Range<usize>, name, default| match value {
@@ -488,7 +502,12 @@ fn compile_limits(schema: &LimitsSchema, problems: &mut Problems) -> (ConnLimits
         max_requests,
         http2,
     };
-    (conn, max_connections, shutdown_timeout)
+    (
+        conn,
+        max_connections,
+        shutdown_timeout,
+        unhealthy_before_stop,
+    )
 }
 
 fn compile_site(
@@ -579,12 +598,29 @@ fn compile_site(
         .access_log
         .as_ref()
         .and_then(|log| compile_access_log(log, relative, access_logs, problems));
+    let health = site
+        .health_path
+        .as_ref()
+        .and_then(|path| match site_path(path.get_ref()) {
+            Some(_) => Some(crate::vhost::HealthCheck {
+                path: path.get_ref().clone(),
+                log: site.health_log,
+            }),
+            None => {
+                problems.at(
+                    path.span(),
+                    "health_path must be a path such as \"/healthz\"",
+                );
+                None
+            }
+        });
     SiteConfig {
         name,
         root,
         options,
         auth,
         access_log,
+        health,
         https_socket: None,
         hsts: None,
         certificate: None,

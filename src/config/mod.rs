@@ -232,6 +232,8 @@ pub struct Config {
     pub conn: ConnLimits,
     pub max_connections: usize,
     pub shutdown_timeout: Duration,
+    /// How long a graceful stop first answers health checks with `503` while it still serves.
+    pub unhealthy_before_stop: Duration,
     pub pid_file: Option<PathBuf>,
     pub log_file: Option<PathBuf>,
     pub log_level: tracing::Level,
@@ -249,6 +251,8 @@ pub struct SiteConfig {
     pub options: SiteOptions,
     pub(crate) auth: Option<Rc<BasicAuth>>,
     pub(crate) access_log: Option<SinkId>,
+    /// `health_path`: answered `200`, or `503` once the instance is stopping.
+    pub(crate) health: Option<crate::vhost::HealthCheck>,
     /// `https_redirect`: plain requests are redirected to HTTPS on the port of this socket
     /// (an index into `Config::listen`).
     pub https_socket: Option<usize>,
@@ -368,6 +372,7 @@ impl Config {
             },
             auth: None,
             access_log: (!access_logs.is_empty()).then_some(SinkId(0)),
+            health: None,
             https_socket: None,
             hsts: None,
             certificate: cli_expiry,
@@ -398,6 +403,7 @@ impl Config {
             },
             max_connections: cli.max_connections,
             shutdown_timeout: seconds("--shutdown-timeout", cli.shutdown_timeout)?,
+            unhealthy_before_stop: Duration::ZERO,
             pid_file: cli.pid_file,
             log_file: cli.log_file,
             log_level: cli.log_level,

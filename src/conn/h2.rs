@@ -379,7 +379,7 @@ impl StreamTask {
 
         let (site, misdirected) = self.origin.site_for(&request);
         let host = &self.shared.hosts[site];
-        let log = host.access_log.map(|sink| {
+        let log = host.log_sink(&request).map(|sink| {
             let request_line = format!("{} {} HTTP/2.0", parts.method.as_str(), target);
             let user = request
                 .header("authorization")

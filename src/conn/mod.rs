@@ -448,7 +448,7 @@ impl<S: Stream> Connection<S> {
                 let (site, misdirected) = self.origin.site_for(&request);
                 let host = &self.shared.hosts[site];
                 let log = host
-                    .access_log
+                    .log_sink(&request)
                     .map(|sink| self.begin_log(sink, host, Some((&request, head_len))));
                 let response = if misdirected {
                     Outgoing::Built(Response::error(Status::MISDIRECTED_REQUEST))

@@ -46,6 +46,7 @@ fn shared(root: Option<&std::path::Path>) -> Rc<Shared> {
         https_port: None,
         hsts_line: None,
         acme_challenges: None,
+        health: None,
     };
     let logs = AccessLogs::open(&[]).unwrap();
     let cache = ResponseCache::new(config.file_cache_bytes);

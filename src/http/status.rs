@@ -30,6 +30,7 @@ impl Status {
     pub const HEADER_FIELDS_TOO_LARGE: Status = Status(431);
     pub const INTERNAL_SERVER_ERROR: Status = Status(500);
     pub const NOT_IMPLEMENTED: Status = Status(501);
+    pub const SERVICE_UNAVAILABLE: Status = Status(503);
     pub const VERSION_NOT_SUPPORTED: Status = Status(505);
 
     pub fn code(self) -> u16 {
@@ -63,6 +64,7 @@ impl Status {
             431 => "Request Header Fields Too Large",
             500 => "Internal Server Error",
             501 => "Not Implemented",
+            503 => "Service Unavailable",
             505 => "HTTP Version Not Supported",
             _ => "Unknown",
         }

@@ -58,11 +58,10 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     }
 
     // Made once, before the first fork: every worker of every generation shares it.
-    let shared_tags = crate::fs::SharedTags::new(crate::limits::ETAG_SHARED_SLOTS)
-        .inspect_err(|e| warn!("cannot map the shared ETag table ({e}); each worker hashes alone"))
-        .ok();
+    let instance = crate::shm::Instance::new();
     let mut master = Master {
-        shared_tags,
+        instance,
+        unhealthy_until: None,
         slots: (0..config.workers).map(|_| Slot::default()).collect(),
         acme: Slot::default(),
         config,
@@ -265,8 +264,10 @@ struct Master {
     retiring: Vec<Retiring>,
     stop: Option<Stop>,
     pid: Pid,
-    /// Large files' ETags, shared by every worker of every generation.
-    shared_tags: Option<crate::fs::SharedTags>,
+    /// What every worker of every generation shares with the master.
+    instance: crate::shm::Instance,
+    /// A graceful stop announced to health checks, which begins at this time.
+    unhealthy_until: Option<Instant>,
 }
 
 #[derive(Default)]
@@ -352,7 +353,7 @@ impl Master {
                 }
                 drop(self.signals.take());
                 let listeners = std::mem::take(&mut self.listeners);
-                let code = worker::run(id + 1, &self.config, listeners, self.shared_tags);
+                let code = worker::run(id + 1, &self.config, listeners, self.instance);
                 std::process::exit(code);
             }
             Err(e) => {
@@ -479,6 +480,26 @@ impl Master {
             }
             return;
         }
+        let delay = self.config.unhealthy_before_stop;
+        if interrupts == 0 && !delay.is_zero() && self.unhealthy_until.is_none() {
+            // Health checks answer 503 from now on, while everything else is still served.
+            if let Some(flag) = &self.instance.stopping {
+                flag.set();
+            }
+            info!("stopping: health checks answer 503 for {delay:?}, then the workers drain");
+            systemd::notify("STOPPING=1\nSTATUS=taken out of service, then stopping");
+            self.unhealthy_until = Some(Instant::now() + delay);
+            return;
+        }
+        self.begin_stop();
+    }
+
+    /// The graceful stop proper: the sockets close and the workers drain.
+    fn begin_stop(&mut self) {
+        self.unhealthy_until = None;
+        if let Some(flag) = &self.instance.stopping {
+            flag.set();
+        }
         info!(
             "stopping gracefully: workers finish their requests (at most {:?})",
             self.config.shutdown_timeout
@@ -511,7 +532,7 @@ impl Master {
     /// Reloads, telling systemd when it begins and that the server is ready again after it,
     /// whether the new configuration was taken or refused.
     fn reload(&mut self) {
-        if self.stop.is_some() {
+        if self.stop.is_some() || self.unhealthy_until.is_some() {
             return;
         }
         systemd::notify_reloading();
@@ -680,6 +701,9 @@ impl Master {
 
     fn run_timers(&mut self) {
         let now = Instant::now();
+        if self.unhealthy_until.is_some_and(|at| at <= now) {
+            self.begin_stop();
+        }
         if let Some(stop) = &self.stop
             && !stop.killed
             && now >= stop.deadline
@@ -712,6 +736,7 @@ impl Master {
 
     fn next_timer(&self) -> Option<Instant> {
         let stop = self.stop.as_ref().filter(|s| !s.killed).map(|s| s.deadline);
+        let stop = stop.or(self.unhealthy_until);
         let retiring = self
             .retiring
             .iter()

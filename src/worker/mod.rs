@@ -55,10 +55,13 @@ pub(crate) fn run(
     id: usize,
     config: &Config,
     listeners: Vec<StdListener>,
-    shared_tags: Option<crate::fs::SharedTags>,
+    instance: crate::shm::Instance,
 ) -> i32 {
     let mut hosts = Vec::with_capacity(config.sites.len());
-    let caches = FileCaches::new(config.compress_cache_bytes, shared_tags);
+    let caches = FileCaches::new(config.compress_cache_bytes, instance.etags);
+    let stopping = instance
+        .stopping
+        .unwrap_or_else(crate::shm::StopFlag::private);
     for site in &config.sites {
         match Site::open(site.root.as_deref(), site.options.clone(), &caches) {
             Ok(files) => hosts.push(VirtualHost {
@@ -79,6 +82,7 @@ pub(crate) fn run(
                     .acme
                     .as_ref()
                     .map(|order| crate::acme::store::challenge_folder(&order.state)),
+                health: site.health.clone().map(|check| (check, stopping)),
             }),
             Err(e) => {
                 error!(
