@@ -14,6 +14,8 @@
 //! - [`config`]: the command line, validated into a [`config::Config`].
 //! - [`master`]: the supervisor (fork, reap, respawn, stop, reload), single-threaded.
 //! - [`process`]: how to fork, signal and reap one process (used by master and worker).
+//! - [`proxy_proto`]: the PROXY protocol header (versions 1 and 2), pure; and the address
+//!   ranges trusted to send it.
 //! - [`worker`]: a worker's event loop, accept loops and drain.
 //! - [`conn`]: one connection's life: buffers, deadlines, keep-alive, pipelining; TLS handshakes and
 //!   HTTP/2 connections (`h2`) hand their streams to the same site pipeline.
@@ -37,6 +39,7 @@ pub mod limits;
 pub mod log;
 pub mod master;
 pub mod process;
+pub mod proxy_proto;
 pub(crate) mod tls;
 pub(crate) mod vhost;
 pub(crate) mod worker;
