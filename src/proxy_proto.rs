@@ -113,7 +113,8 @@ fn parse_v1(input: &[u8]) -> Parsed {
         return Parsed::Invalid("version 1 header longer than 107 bytes");
     }
     match input.get(end + 1) {
-        None => Parsed::Incomplete(Some(1)),
+        None if v1_protocol_so_far(&window[seen..end]) => Parsed::Incomplete(Some(1)),
+        None => Parsed::Invalid("version 1 protocol is not TCP4, TCP6 or UNKNOWN"),
         Some(b'\n') => parse_v1_line(&input[V1_PREFIX.len()..end], end + 2),
         Some(_) => Parsed::Invalid("CR without LF in a version 1 header"),
     }

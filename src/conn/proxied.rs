@@ -104,8 +104,12 @@ async fn read_header(
             Parsed::Incomplete(_) => return Err(ErrorKind::InvalidData.into()),
             Parsed::Invalid(reason) => return Err(std::io::Error::other(reason)),
         };
-        // The bytes were there to peek, so these reads do not wait on the client.
-        let wanted = &mut buffer[consumed..upto];
+        // The bytes were there to peek, so these reads do not wait on the client. The parser
+        // never ends a header inside bytes it called incomplete; if it did, this refuses
+        // rather than panics.
+        let Some(wanted) = buffer.get_mut(consumed..upto) else {
+            return Err(ErrorKind::InvalidData.into());
+        };
         let mut at = 0;
         until(deadlines, slot, deadline, |cx| {
             poll_read_exact(stream, cx, wanted, &mut at)

@@ -361,6 +361,21 @@ fn verdicts_never_change_as_bytes_arrive() {
     for (header, _) in valid() {
         check_prefixes(&[&header[..], b"GET / HTTP/1.1\r\n"].concat());
     }
+    // Found by the fuzz target: a bad protocol word was refused until its line's CR arrived,
+    // then taken as incomplete.
+    check_prefixes(b"PROXY UNKLOWN\r");
+    check_prefixes(b"PROXY TCP4X\r");
+    // (The longest version 2 header, all zeros after its fixed part, would only take long.)
+    for (header, _) in valid().into_iter().filter(|(h, _)| h.len() < 300) {
+        for (at, &byte) in header.iter().enumerate() {
+            // Each byte of each valid header replaced by each byte that matters to the parser.
+            for replacement in [b' ', b'\r', b'\n', b'0', b'X', 0, 0xff, byte ^ 1] {
+                let mut changed = header.clone();
+                changed[at] = replacement;
+                check_prefixes(&changed);
+            }
+        }
+    }
 }
 
 proptest! {
