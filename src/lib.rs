@@ -16,6 +16,8 @@
 //! - [`process`]: how to fork, signal and reap one process (used by master and worker).
 //! - [`shm`]: memory the master shares with every worker it forks (large files' ETags).
 //! - [`privileges`]: workers that run as an unprivileged user (`user`, `group`).
+//! - [`proxy_proto`]: the PROXY protocol header (versions 1 and 2), pure; and the address
+//!   ranges trusted to send it.
 //! - [`worker`]: a worker's event loop, accept loops and drain.
 //! - [`conn`]: one connection's life: buffers, deadlines, keep-alive, pipelining; TLS handshakes and
 //!   HTTP/2 connections (`h2`) hand their streams to the same site pipeline.
@@ -40,6 +42,7 @@ pub mod log;
 pub mod master;
 pub mod privileges;
 pub mod process;
+pub mod proxy_proto;
 pub mod shm;
 pub(crate) mod tls;
 pub(crate) mod vhost;

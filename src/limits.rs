@@ -152,6 +152,14 @@ pub const POOLED_BUFFER_MAX: usize = 80 * 1024;
 /// Most bytes of connection buffers kept for reuse per worker.
 pub const BUFFER_POOL_BYTES: usize = 2 << 20;
 
+/// Most bytes of a PROXY protocol v2 header after its 16 fixed bytes (the addresses and TLVs),
+/// so a whole header is at most 4112 bytes. The length field allows 65535, but addresses take
+/// at most 216 bytes (two AF_UNIX paths) and the TLVs real proxies add (AWS's VPC endpoint ID,
+/// Azure's link ID, GCP's PSC connection, HAProxy's ALPN, authority and TLS fields) a few
+/// hundred; only a trusted proxy may send one at all. A longer header is refused as soon as its
+/// length field arrives, and the connection closed.
+pub const PROXY_V2_MAX_PAYLOAD: usize = 4096;
+
 /// Most bytes asked of the stream per read.
 pub const READ_CHUNK: usize = 16 * 1024;
 

@@ -33,6 +33,7 @@ use crate::fs::rules::{HeaderRule, HeaderRules, Redirect, Rules, compile_glob};
 use crate::http::Status;
 use crate::http::parse::HeadLimits;
 use crate::limits;
+use crate::proxy_proto::Cidr;
 use crate::vhost::{Route, parse_server_name};
 
 #[derive(Deserialize)]
@@ -81,6 +82,8 @@ struct SiteSchema {
     hsts: Option<Spanned<String>>,
     http2: Option<Spanned<bool>>,
     http2_cleartext: Option<Spanned<bool>>,
+    proxy_protocol: Option<Spanned<bool>>,
+    trusted_proxies: Option<Spanned<Vec<Spanned<String>>>>,
     tls: Option<TlsSchema>,
     #[serde(default)]
     server_names: Vec<Spanned<String>>,
@@ -331,6 +334,7 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
     }
     let routes = compile_routes(&schema.site, &site_listeners, sockets.addrs.len(), problems);
     let (http2, http2_cleartext) = compile_http2(&schema.site, &site_listeners, &sockets, problems);
+    let proxy_protocol = compile_proxy_protocol(&schema.site, &site_listeners, &sockets, problems);
     let tls = sockets
         .tls
         .iter()
@@ -348,6 +352,7 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
         listen,
         tls,
         http2_cleartext,
+        proxy_protocol,
         sites,
         routes,
         access_logs,
@@ -737,6 +742,79 @@ fn compile_http2(
         .map(|(c, &tls)| !tls && c.unwrap_or(false))
         .collect();
     (tls, cleartext)
+}
+
+/// For each socket, the proxies trusted to send a PROXY header on it, if its sites take one
+/// (`proxy_protocol`, `trusted_proxies`). The header comes before TLS and before any request
+/// names a site, so the sites of a socket must agree on both, as on `http2_cleartext`. Taking
+/// the header with no proxy trusted would refuse every connection, and trusting proxies without
+/// taking it would do nothing: both are mistakes in the file.
+fn compile_proxy_protocol(
+    sites: &[Spanned<SiteSchema>],
+    site_listeners: &[Vec<usize>],
+    sockets: &Sockets,
+    problems: &mut Problems,
+) -> Vec<Option<Rc<[Cidr]>>> {
+    let mut chosen: Vec<Option<Option<Rc<[Cidr]>>>> = vec![None; sockets.addrs.len()];
+    for (spanned, listeners) in sites.iter().zip(site_listeners) {
+        let site = spanned.get_ref();
+        let on = site.proxy_protocol.as_ref().is_some_and(|v| *v.get_ref());
+        let mut trusted = Vec::new();
+        if let Some(list) = &site.trusted_proxies {
+            for entry in list.get_ref() {
+                match Cidr::parse(entry.get_ref()) {
+                    Ok(cidr) => trusted.push(cidr),
+                    Err(e) => problems.at(entry.span(), e),
+                }
+            }
+        }
+        // Order and repeats do not matter when sites are compared.
+        trusted.sort();
+        trusted.dedup();
+        let key_span =
+            |key: &Option<Spanned<bool>>| key.as_ref().map_or(spanned.span(), Spanned::span);
+        match (&site.proxy_protocol, &site.trusted_proxies) {
+            (Some(flag), list) if on && list.as_ref().is_none_or(|l| l.get_ref().is_empty()) => {
+                problems.at(
+                    flag.span(),
+                    "proxy_protocol needs trusted_proxies: the addresses (such as \"10.0.0.0/8\") \
+                     of the proxies allowed to send the header; no other may connect",
+                );
+            }
+            (_, Some(list)) if !on => problems.at(
+                list.span(),
+                "trusted_proxies without proxy_protocol = true: no header would be read",
+            ),
+            _ => {}
+        }
+        let wanted: Option<Rc<[Cidr]>> = on.then(|| trusted.into());
+        for &socket in listeners {
+            match &chosen[socket] {
+                None => chosen[socket] = Some(wanted.clone()),
+                Some(other) if *other != wanted => {
+                    let (key, span) = if other.is_some() != wanted.is_some() {
+                        ("proxy_protocol", key_span(&site.proxy_protocol))
+                    } else {
+                        let list = site.trusted_proxies.as_ref();
+                        (
+                            "trusted_proxies",
+                            list.map_or(spanned.span(), Spanned::span),
+                        )
+                    };
+                    problems.at(
+                        span,
+                        format!(
+                            "the sites on {} must agree on {key}: the PROXY header is read \
+                             before a request names its site",
+                            sockets.addrs[socket]
+                        ),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    chosen.into_iter().map(Option::flatten).collect()
 }
 
 /// A site's certificate and key, and its HTTPS policies (`https_redirect`, `hsts`).

@@ -23,6 +23,7 @@ use crate::conn::{ConnLimits, Http2Limits};
 use crate::fs::SiteOptions;
 use crate::http::parse::HeadLimits;
 use crate::limits;
+use crate::proxy_proto::Cidr;
 use crate::vhost::Route;
 
 /// Addresses served when no `--listen` is given.
@@ -165,6 +166,20 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
 
+    /// Every connection starts with a PROXY protocol header (version 1 or 2) from a proxy in
+    /// front, naming the client; the access log shows that client. Needs --trusted-proxy.
+    #[arg(long, requires = "trusted_proxies")]
+    pub proxy_protocol: bool,
+
+    /// A proxy allowed to connect and send the PROXY header: ADDRESS or ADDRESS/PREFIX, IPv4
+    /// or IPv6. Repeatable. Any other peer is closed without an answer.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        requires = "proxy_protocol"
+    )]
+    pub trusted_proxies: Vec<String>,
+
     /// Format of the access log: combined (nginx's default) or json.
     #[arg(
         long,
@@ -176,8 +191,10 @@ pub struct Cli {
 }
 
 /// The options that describe what `-c FILE` describes instead.
-const SITE_ARGS: [&str; 28] = [
+const SITE_ARGS: [&str; 30] = [
     "tls_listen",
+    "proxy_protocol",
+    "trusted_proxies",
     "cert",
     "key",
     "root",
@@ -219,6 +236,9 @@ pub struct Config {
     /// For each listen socket, in the same order, whether a plain one takes HTTP/2 with prior
     /// knowledge (`http2_cleartext`).
     pub(crate) http2_cleartext: Vec<bool>,
+    /// For each listen socket, in the same order, the proxies trusted to send a PROXY header
+    /// on it, if its sites take one (`proxy_protocol`); no other peer may connect there.
+    pub(crate) proxy_protocol: Vec<Option<Rc<[Cidr]>>>,
     pub sites: Vec<SiteConfig>,
     /// For each listen socket, in the same order, which site answers which name.
     pub(crate) routes: Vec<Route>,
@@ -347,6 +367,12 @@ impl Config {
         if cli.max_requests_per_connection == 0 {
             bail!("--max-requests-per-connection must be at least 1");
         }
+        let trusted: Vec<Cidr> = (cli.trusted_proxies.iter())
+            .map(|text| {
+                Cidr::parse(text).map_err(|e| anyhow::anyhow!("--trusted-proxy {text}: {e}"))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let trusted: Option<Rc<[Cidr]>> = cli.proxy_protocol.then(|| trusted.into());
         let mut access_logs = Vec::new();
         if let Some(destination) = &cli.access_log {
             let destination = Destination::parse(destination)
@@ -382,6 +408,7 @@ impl Config {
             source: None,
             routes: vec![Route::default(); listen.len()],
             http2_cleartext: vec![false; listen.len()],
+            proxy_protocol: vec![trusted; listen.len()],
             listen,
             tls,
             sites: vec![site],

@@ -17,10 +17,12 @@ mod deadlines;
 mod h2;
 mod handshake;
 mod io;
+mod proxied;
 mod stream;
 
 pub(crate) use h2::serve_cleartext;
 pub(crate) use handshake::serve_tls;
+pub(crate) use proxied::serve_proxied;
 
 use std::net::SocketAddr;
 use std::rc::Rc;

@@ -2,6 +2,8 @@
 //! own single-threaded event loop (a tokio `LocalRuntime`: tasks are spawned with `spawn_local`
 //! and share the worker's state through `Rc`) until told to stop.
 //!
+//! - On a socket whose sites take the PROXY protocol, a connection's task first reads the
+//!   header (`conn::serve_proxied`), then starts as on any other socket.
 //! - Connections are capped by a semaphore: an accept loop takes a permit before it accepts, so
 //!   at the limit the worker simply stops accepting and the kernel's backlog holds the rest.
 //! - SIGTERM, SIGINT or SIGQUIT start a drain: the accept loops close their sockets, idle
@@ -13,12 +15,14 @@
 //! - One task sweeps the connections' deadlines (`conn::deadlines`) on a timerfd (`timer`); the
 //!   runtime has no timer driver. If the sweeper stops, the worker exits 1 to be replaced.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::net::TcpListener as StdListener;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, watch};
 use tracing::{debug, error, info, warn};
@@ -29,6 +33,7 @@ use crate::config::Config;
 use crate::conn::{self, Shared};
 use crate::fs::{FileCaches, Site};
 use crate::process;
+use crate::proxy_proto::Cidr;
 use crate::vhost::{Route, VirtualHost};
 use timer::Timer;
 
@@ -161,8 +166,9 @@ async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<St
             }
         }
     }
-    let sockets = listeners.into_iter().zip(&config.routes).zip(&config.tls);
-    for (index, ((listener, route), tls)) in sockets.enumerate() {
+    let sockets =
+        (listeners.into_iter().zip(&config.routes).zip(&config.tls)).zip(&config.proxy_protocol);
+    for (index, (((listener, route), tls), proxy)) in sockets.enumerate() {
         let backoff = match Timer::new() {
             Ok(timer) => timer,
             Err(e) => {
@@ -180,16 +186,20 @@ async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<St
                 return EXIT_FATAL;
             }
         };
-        tokio::task::spawn_local(accept_loop(
-            listener,
-            backoff,
-            shared.clone(),
-            Rc::new(route.clone()),
-            match tls {
+        let socket = Socket {
+            route: Rc::new(route.clone()),
+            protocol: match tls {
                 Some(tls) => Protocol::Tls(tls.clone()),
                 None if config.http2_cleartext.get(index) == Some(&true) => Protocol::Cleartext,
                 None => Protocol::Http1,
             },
+            proxy: proxy.clone(),
+        };
+        tokio::task::spawn_local(accept_loop(
+            listener,
+            backoff,
+            shared.clone(),
+            socket,
             permits.clone(),
             drain_rx.clone(),
         ));
@@ -260,6 +270,15 @@ async fn sweep_deadlines(shared: Rc<Shared>, ticks: Timer) {
     error!("deadline sweeper: {failure}");
 }
 
+/// What a listen socket serves, and how its connections start.
+struct Socket {
+    /// Which of its sites answers which name.
+    route: Rc<Route>,
+    protocol: Protocol,
+    /// The proxies trusted to send a PROXY header first, if its sites take one.
+    proxy: Option<Rc<[Cidr]>>,
+}
+
 /// What a listen socket speaks.
 enum Protocol {
     /// Plain HTTP/1.1.
@@ -270,12 +289,35 @@ enum Protocol {
     Tls(Arc<rustls::ServerConfig>),
 }
 
+/// Runs a connection's task: `serve` at once, or once a trusted proxy's PROXY header has named
+/// the client, on a socket whose sites take one. Generic over what `serve` starts, so a
+/// connection's task holds the header's state only where a header is read.
+fn start<F, Fut>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    proxy: Option<&[Cidr]>,
+    shared: &Rc<Shared>,
+    serve: F,
+) where
+    F: FnOnce(TcpStream, SocketAddr) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    match proxy {
+        None => {
+            tokio::task::spawn_local(serve(stream, peer));
+        }
+        Some(trusted) => {
+            let proxied = conn::serve_proxied(stream, peer, trusted, shared.clone(), serve);
+            tokio::task::spawn_local(proxied);
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     backoff: Timer,
     shared: Rc<Shared>,
-    route: Rc<Route>,
-    protocol: Protocol,
+    socket: Socket,
     permits: Arc<Semaphore>,
     mut drain: watch::Receiver<bool>,
 ) {
@@ -293,22 +335,26 @@ async fn accept_loop(
             _ = drain.changed() => return,
         };
         match accepted {
-            Ok((stream, peer)) => match &protocol {
-                Protocol::Tls(tls) => {
-                    let (shared, route) = (shared.clone(), route.clone());
-                    let serve = conn::serve_tls(stream, peer, shared, route, tls.clone(), permit);
-                    tokio::task::spawn_local(serve);
+            Ok((stream, peer)) => {
+                let proxy = socket.proxy.as_deref();
+                let (conn_shared, route) = (shared.clone(), socket.route.clone());
+                match &socket.protocol {
+                    Protocol::Tls(tls) => {
+                        let tls = tls.clone();
+                        start(stream, peer, proxy, &shared, move |stream, peer| {
+                            conn::serve_tls(stream, peer, conn_shared, route, tls, permit)
+                        });
+                    }
+                    Protocol::Cleartext => start(stream, peer, proxy, &shared, |stream, peer| {
+                        let origin = conn::Origin::plain(peer, route);
+                        conn::serve_cleartext(stream, origin, conn_shared, permit)
+                    }),
+                    Protocol::Http1 => start(stream, peer, proxy, &shared, |stream, peer| {
+                        let origin = conn::Origin::plain(peer, route);
+                        conn::serve(stream, origin, conn_shared, permit)
+                    }),
                 }
-                Protocol::Cleartext => {
-                    let origin = conn::Origin::plain(peer, route.clone());
-                    let serve = conn::serve_cleartext(stream, origin, shared.clone(), permit);
-                    tokio::task::spawn_local(serve);
-                }
-                Protocol::Http1 => {
-                    let origin = conn::Origin::plain(peer, route.clone());
-                    tokio::task::spawn_local(conn::serve(stream, origin, shared.clone(), permit));
-                }
-            },
+            }
             Err(e)
                 if matches!(
                     e.raw_os_error(),

@@ -99,8 +99,20 @@ pub(crate) async fn handshake_h2(
 
 /// As `exchange_h2`, in cleartext with prior knowledge (the preface first, no ALPN).
 pub(crate) fn exchange_h2c(addr: SocketAddr, requests: &[H2Request<'_>]) -> Vec<H2Response> {
+    exchange_h2c_after(addr, b"", requests)
+}
+
+/// As `exchange_h2c`, with `first` sent before the preface (a PROXY header).
+pub(crate) fn exchange_h2c_after(
+    addr: SocketAddr,
+    first: &[u8],
+    requests: &[H2Request<'_>],
+) -> Vec<H2Response> {
     run(async {
-        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut tcp, first)
+            .await
+            .unwrap();
         exchange_on(tcp, "http", requests).await
     })
 }

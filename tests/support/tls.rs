@@ -170,9 +170,21 @@ pub(crate) fn try_connect_tls(
     name: &str,
     config: &Arc<ClientConfig>,
 ) -> std::io::Result<Client<TlsStream>> {
+    try_connect_tls_after(addr, b"", name, config)
+}
+
+/// As `try_connect_tls`, with `first` sent in the clear before the handshake (a PROXY header,
+/// as a load balancer in front would send it).
+pub(crate) fn try_connect_tls_after(
+    addr: SocketAddr,
+    first: &[u8],
+    name: &str,
+    config: &Arc<ClientConfig>,
+) -> std::io::Result<Client<TlsStream>> {
     let mut socket = TcpStream::connect(addr)?;
     socket.set_read_timeout(Some(WAIT))?;
     socket.set_write_timeout(Some(WAIT))?;
+    std::io::Write::write_all(&mut socket, first)?;
     let server_name = ServerName::try_from(name.to_owned()).expect("a server name");
     let mut conn = ClientConnection::new(config.clone(), server_name).expect("a TLS client");
     while conn.is_handshaking() {
