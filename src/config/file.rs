@@ -401,6 +401,18 @@ fn compile_limits(
     schema: &LimitsSchema,
     problems: &mut Problems,
 ) -> (ConnLimits, usize, Duration, Duration) {
+    // Unlike the timeouts, 0 is allowed (and the default): stop without announcing it.
+    let unhealthy_before_stop = match &schema.unhealthy_before_stop {
+        Some(v) if !(0.0..=86_400.0).contains(v.get_ref()) => {
+            problems.at(
+                v.span(),
+                "unhealthy_before_stop must be between 0 and 86400 seconds",
+            );
+            Duration::ZERO
+        }
+        Some(v) => Duration::from_secs_f64(*v.get_ref()),
+        None => Duration::ZERO,
+    };
     let mut seconds = |value: &Option<Spanned<f64>>, name: &str, default: Duration| match value {
         Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 86_400.0) => {
             problems.at(
@@ -428,11 +440,7 @@ fn compile_limits(
         "shutdown_timeout",
         limits::SHUTDOWN_TIMEOUT,
     );
-    let unhealthy_before_stop = seconds(
-        &schema.unhealthy_before_stop,
-        "unhealthy_before_stop",
-        Duration::ZERO,
-    );
+
     let mut bounded =
         |value: &Option<Spanned<usize>>, range: Range<usize>, name, default| match value {
             Some(v) if !range.contains(v.get_ref()) => {

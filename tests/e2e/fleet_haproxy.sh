@@ -51,7 +51,7 @@ start() {
         [[ $(grep -c ') started' "$work/$1.log" || true) -ge 2 ]] && return 0
         sleep 0.1
     done
-    echo "instance $1 did not start" >&2
+    echo "instance $1 did not start:" >&2; cat "$work/$1.log" >&2
     return 1
 }
 
@@ -150,7 +150,10 @@ requests=$(sed -n 's/^requests=\([0-9]*\).*/\1/p' <<<"$result")
 failures=$(sed -n 's/.*failures=\([0-9]*\).*/\1/p' <<<"$result" | head -1)
 grep -v '^requests=' <<<"$result" | sed 's/^/  /'
 
-# Stop both gracefully, so that their access logs are complete.
+# Stop both gracefully, so that their access logs are complete, and the balancer.
+kill -TERM "$haproxy_pid"
+wait "$haproxy_pid" 2>/dev/null || true
+haproxy_pid=
 for name in a b; do kill -TERM "${pids[$name]}"; done
 for name in a b; do
     for _ in $(seq 200); do kill -0 "${pids[$name]}" 2>/dev/null || break; sleep 0.1; done
@@ -159,7 +162,8 @@ lines=$(cat "$work/a.access.log" "$work/b.access.log" | wc -l)
 from_clients=$(cat "$work/a.access.log" "$work/b.access.log" | grep -cE '^127\.0\.0\.[2-5] ' || true)
 from_balancer=$(cat "$work/a.access.log" "$work/b.access.log" | grep -c '^127\.0\.0\.9 ' || true)
 echo "fleet: $lines access-log lines ($(wc -l <"$work/a.access.log") from a, $(wc -l <"$work/b.access.log") from b), $from_clients with a client's address, $from_balancer with the balancer's"
-echo "fleet: HAProxy DOWN events: $(grep -c 'is DOWN' "$work/haproxy.log" || true), taken out before closing: $downs_before_close of 2"
+echo "fleet: HAProxy took a stopping instance out before it closed: $downs_before_close of 2 times"
+grep -E '^Server instances/[ab] is (DOWN|UP)' "$work/haproxy.log" | sed 's/^/  haproxy: /' | head -12 || true
 
 check "at least 3,000 requests" test "${requests:-0}" -ge 3000
 check "0 failed requests" test "${failures:-1}" -eq 0
