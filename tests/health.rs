@@ -7,7 +7,10 @@ mod support;
 
 use std::path::Path;
 
-use support::{SIGTERM, Server, eventually, get, get_with, place_of, wait_lines, write_file};
+use support::{
+    SIGTERM, Server, assert_placed, config_problems, eventually, get, get_with, wait_lines,
+    write_file,
+};
 
 fn config(dir: &Path, extra_site: &str, extra_limits: &str) -> std::path::PathBuf {
     write_file(dir, "www/index.html", "home\n");
@@ -91,21 +94,8 @@ fn a_stop_first_answers_health_checks_503_while_still_serving() {
 
 #[test]
 fn a_health_path_that_is_no_path_is_placed() {
-    let dir = tempfile::tempdir().unwrap();
     let text = "[[site]]\nlisten = [\"127.0.0.1:0\"]\nhealth_path = \"healthz\"\n";
-    let file = write_file(dir.path(), "forkhttpd.toml", text);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
-        .args(["-t", "-c", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let place = place_of(text, "\"healthz\"");
-    assert!(
-        stderr.contains(&format!(
-            "{}:{place}: health_path must be a path such as \"/healthz\"",
-            file.display()
-        )),
-        "{stderr}"
-    );
+    let (file, lines, _dir) = config_problems(text);
+    let words = "health_path must be a path such as \"/healthz\"";
+    assert_placed(&file, &lines, text, "\"healthz\"", words);
 }

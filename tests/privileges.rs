@@ -9,7 +9,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use nix::unistd::{User, geteuid};
-use support::{SIGUSR1, Server, eventually, get, place_of, wait_lines, write_file};
+use support::{
+    SIGUSR1, Server, assert_placed, config_problems, eventually, get, wait_lines, write_file,
+};
 
 /// The `Uid:`, `Gid:`, `Groups:` and `NoNewPrivs:` lines of `/proc/PID/status`.
 fn identity(pid: u32) -> Vec<String> {
@@ -107,21 +109,8 @@ fn workers_run_as_nobody_and_still_serve_and_log() {
 
 #[test]
 fn an_unknown_user_is_placed_in_the_file() {
-    let dir = tempfile::tempdir().unwrap();
     let text = "user = \"forkhttpd-no-such-user\"\n[[site]]\nlisten = [\"127.0.0.1:0\"]\n";
-    let config = write_file(dir.path(), "forkhttpd.toml", text);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
-        .args(["-t", "-c", config.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let place = place_of(text, "\"forkhttpd-no-such-user\"");
-    assert!(
-        stderr.contains(&format!(
-            "{}:{place}: no user \"forkhttpd-no-such-user\" on this system",
-            config.display()
-        )),
-        "{stderr}"
-    );
+    let (file, lines, _dir) = config_problems(text);
+    let words = "no user \"forkhttpd-no-such-user\" on this system";
+    assert_placed(&file, &lines, text, "\"forkhttpd-no-such-user\"", words);
 }

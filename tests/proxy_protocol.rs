@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use support::{
-    Authority, Client, H2Request, SIGHUP, Server, TLS13, WAIT, children_of, combined,
-    exchange_h2c_after, place_of, try_connect_tls_after, wait_lines, write_file,
+    Authority, Client, H2Request, SIGHUP, Server, TLS13, WAIT, assert_placed, children_of,
+    combined, config_problems, exchange_h2c_after, try_connect_tls_after, wait_lines, write_file,
 };
 
 /// The fixed part of every version 2 header.
@@ -376,32 +376,6 @@ fn the_command_line_takes_the_header_from_trusted_proxies() {
     }
 }
 
-/// Runs `forkhttpd -t -c FILE` on `text` and returns its problem lines.
-fn problems(text: &str) -> (PathBuf, Vec<String>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    write_file(dir.path(), "www/index.html", "home");
-    let file = write_file(dir.path(), "site.toml", text);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
-        .args(["-t", "-c", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    (file, stderr.lines().map(str::to_owned).collect(), dir)
-}
-
-/// Asserts that `lines` has a problem at `needle`'s place in `text` that says `words`.
-fn placed(file: &std::path::Path, lines: &[String], text: &str, needle: &str, words: &str) {
-    let place = format!("{}:{}: ", file.display(), place_of(text, needle));
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains(&place) && l.contains(words)),
-        "no {words:?} at {place} in:\n{}",
-        lines.join("\n")
-    );
-}
-
 #[test]
 fn configuration_mistakes_are_placed_in_the_file() {
     let text = r#"[[site]]
@@ -418,36 +392,36 @@ root = "www"
 proxy_protocol = true
 trusted_proxies = ["10.0.0.1/8", "nonsense", "::/129"]
 "#;
-    let (file, lines, _dir) = problems(text);
-    placed(
+    let (file, lines, _dir) = config_problems(text);
+    assert_placed(
         &file,
         &lines,
         text,
         "true",
         "proxy_protocol needs trusted_proxies",
     );
-    placed(
+    assert_placed(
         &file,
         &lines,
         text,
         "[\"10.0.0.0/8\"]",
         "without proxy_protocol",
     );
-    placed(
+    assert_placed(
         &file,
         &lines,
         text,
         "\"10.0.0.1/8\"",
         "bits set past the prefix",
     );
-    placed(&file, &lines, text, "\"nonsense\"", "not an address");
-    placed(&file, &lines, text, "\"::/129\"", "prefix length");
+    assert_placed(&file, &lines, text, "\"nonsense\"", "not an address");
+    assert_placed(&file, &lines, text, "\"::/129\"", "prefix length");
     assert_eq!(lines.len(), 5, "{}", lines.join("\n"));
 
     // An empty list trusts no one: every connection would be refused.
     let text = "[[site]]\nlisten = [\"127.0.0.1:0\"]\nroot = \"www\"\nproxy_protocol = true\ntrusted_proxies = []\n";
-    let (file, lines, _dir) = problems(text);
-    placed(
+    let (file, lines, _dir) = config_problems(text);
+    assert_placed(
         &file,
         &lines,
         text,
@@ -482,9 +456,9 @@ root = "www"
 proxy_protocol = true
 trusted_proxies = ["10.0.0.0/8", "10.0.0.0/8"]
 "#;
-    let (file, lines, _dir) = problems(text);
-    placed(&file, &lines, text, "false", "must agree on proxy_protocol");
-    placed(
+    let (file, lines, _dir) = config_problems(text);
+    assert_placed(&file, &lines, text, "false", "must agree on proxy_protocol");
+    assert_placed(
         &file,
         &lines,
         text,

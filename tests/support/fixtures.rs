@@ -90,3 +90,30 @@ pub(crate) fn place_of(text: &str, needle: &str) -> String {
         + 1;
     format!("{line}:{column}")
 }
+
+/// Runs `forkhttpd -t -c FILE` on `text` (beside a `www/index.html`), which must fail, and
+/// returns the file, its problem lines, and the folder that holds them.
+pub(crate) fn config_problems(text: &str) -> (PathBuf, Vec<String>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(dir.path(), "www/index.html", "home");
+    let file = write_file(dir.path(), "site.toml", text);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
+        .args(["-t", "-c", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (file, stderr.lines().map(str::to_owned).collect(), dir)
+}
+
+/// Asserts that `lines` has a problem at `needle`'s place in `text` that says `words`.
+pub(crate) fn assert_placed(file: &Path, lines: &[String], text: &str, needle: &str, words: &str) {
+    let place = format!("{}:{}: ", file.display(), place_of(text, needle));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(&place) && l.contains(words)),
+        "no {words:?} at {place} in:\n{}",
+        lines.join("\n")
+    );
+}
