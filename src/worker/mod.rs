@@ -28,6 +28,7 @@ use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::conn::{self, Shared};
 use crate::fs::{FileCaches, Site};
+use crate::metrics::counted;
 use crate::process;
 use crate::vhost::{Route, VirtualHost};
 use timer::Timer;
@@ -50,13 +51,16 @@ const EXHAUSTION_EPISODE_GAP: Duration = Duration::from_secs(5);
 /// How often buffered access log lines are written at the latest.
 const ACCESS_LOG_FLUSH: Duration = Duration::from_secs(1);
 
-/// Runs worker number `id` (1-based) on `listeners` and returns its exit code.
+/// Runs worker number `id` (1-based) on `listeners` and returns its exit code. `metrics` is
+/// where it counts, and the `[metrics]` socket if there is one.
 pub(crate) fn run(
     id: usize,
     config: &Config,
     listeners: Vec<StdListener>,
     instance: crate::shm::Instance,
+    metrics: crate::metrics::Plan,
 ) -> i32 {
+    let metrics_listener = metrics.install();
     let mut hosts = Vec::with_capacity(config.sites.len());
     let caches = FileCaches::new(config.compress_cache_bytes, instance.etags);
     let stopping = instance
@@ -121,10 +125,17 @@ pub(crate) fn run(
         ResponseCache::new(config.file_cache_bytes),
         config.conn,
     );
-    runtime.block_on(serve(id, config, Rc::new(shared), listeners))
+    let shared = Rc::new(shared);
+    runtime.block_on(serve(id, config, shared, listeners, metrics_listener))
 }
 
-async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<StdListener>) -> i32 {
+async fn serve(
+    id: usize,
+    config: &Config,
+    shared: Rc<Shared>,
+    listeners: Vec<StdListener>,
+    metrics_listener: Option<StdListener>,
+) -> i32 {
     // Handlers first, then unblock: a stop signal sent while we were starting is still
     // pending and is delivered to the handler, not lost or fatal.
     let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut usr1)) = (
@@ -193,6 +204,34 @@ async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<St
             permits.clone(),
             drain_rx.clone(),
         ));
+    }
+    if let Some(listener) = metrics_listener {
+        // Scrapes: whichever worker accepts one answers it, with every worker's counts.
+        let scrapes = Timer::new().and_then(|backoff| {
+            listener.set_nonblocking(true)?;
+            Ok((TcpListener::from_std(listener)?, backoff))
+        });
+        match scrapes {
+            Ok((listener, backoff)) => {
+                let route = Rc::new(Route::default());
+                let (permits, drain) = (permits.clone(), drain_rx.clone());
+                let scrapes = Protocol::Metrics;
+                let accept = accept_loop(
+                    listener,
+                    backoff,
+                    shared.clone(),
+                    route,
+                    scrapes,
+                    permits,
+                    drain,
+                );
+                tokio::task::spawn_local(accept);
+            }
+            Err(e) => {
+                error!("worker {id}: cannot serve the metrics socket: {e}");
+                return EXIT_RESPAWN;
+            }
+        }
     }
     info!(
         "worker {id} pid {} (parent {}) started",
@@ -268,6 +307,8 @@ enum Protocol {
     Cleartext,
     /// TLS, then HTTP/1.1 or HTTP/2 by ALPN.
     Tls(Arc<rustls::ServerConfig>),
+    /// `GET /metrics`, one request per connection (`[metrics]`).
+    Metrics,
 }
 
 async fn accept_loop(
@@ -293,20 +334,26 @@ async fn accept_loop(
             _ = drain.changed() => return,
         };
         match accepted {
+            // Client connections count as open from here to their end (not scrapes).
             Ok((stream, peer)) => match &protocol {
                 Protocol::Tls(tls) => {
                     let (shared, route) = (shared.clone(), route.clone());
                     let serve = conn::serve_tls(stream, peer, shared, route, tls.clone(), permit);
-                    tokio::task::spawn_local(serve);
+                    tokio::task::spawn_local(counted(serve));
                 }
                 Protocol::Cleartext => {
                     let origin = conn::Origin::plain(peer, route.clone());
                     let serve = conn::serve_cleartext(stream, origin, shared.clone(), permit);
-                    tokio::task::spawn_local(serve);
+                    tokio::task::spawn_local(counted(serve));
                 }
                 Protocol::Http1 => {
                     let origin = conn::Origin::plain(peer, route.clone());
-                    tokio::task::spawn_local(conn::serve(stream, origin, shared.clone(), permit));
+                    let serve = conn::serve(stream, origin, shared.clone(), permit);
+                    tokio::task::spawn_local(counted(serve));
+                }
+                Protocol::Metrics => {
+                    let serve = conn::serve_scrape(stream, shared.clone(), permit);
+                    tokio::task::spawn_local(serve);
                 }
             },
             Err(e)
