@@ -725,8 +725,9 @@ impl Master {
         self.listeners = listeners.into_iter().map(|(_, socket)| socket).collect();
         announce(&config, &self.listeners);
         if !keep_metrics {
-            if let Some(addr) = self.config.metrics_listen {
-                info!("no longer serving metrics on {addr}");
+            let old = self.metrics_listener.as_ref();
+            if let Some(addr) = old.and_then(|listener| listener.local_addr().ok()) {
+                info!("metrics no longer served on {addr}");
             }
             self.metrics_listener = new_metrics;
         }
