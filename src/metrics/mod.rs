@@ -71,6 +71,12 @@ impl Mapping {
     fn words(&self, range: Range<usize>) -> &'static [AtomicU64] {
         &self.words[range]
     }
+
+    fn row(&self, range: Range<usize>) -> &'static Row {
+        self.words(range)
+            .try_into()
+            .expect("the layout's rows are ROW_WORDS long")
+    }
 }
 
 /// How a request is counted by method: `GET`, `HEAD`, or any other.
@@ -100,6 +106,10 @@ impl MethodClass {
     }
 }
 
+/// A row of counters: requests by method and status class, then body bytes. Its size is in
+/// its type, so counting needs no bounds check.
+type Row = [AtomicU64; layout::ROW_WORDS];
+
 /// A worker's places in the mapping. One per process: the worker installs its own right after
 /// the fork ([`Plan::install`]); any other process (the master, unit tests) counts into spare
 /// words that nobody reads.
@@ -107,7 +117,7 @@ impl MethodClass {
 pub(crate) struct Recorder {
     /// For each site of the worker's configuration (its host index), the row its requests
     /// are added to.
-    rows: Vec<&'static [AtomicU64]>,
+    rows: Vec<&'static Row>,
     /// The worker id's TLS and HTTP/2 counters.
     worker: &'static [AtomicU64],
     /// This process's gauges.
@@ -159,7 +169,7 @@ impl Plan {
         } = self;
         let recorder = match mapping {
             Some(mapping) => Recorder {
-                rows: rows.into_iter().map(|row| mapping.words(row)).collect(),
+                rows: rows.into_iter().map(|row| mapping.row(row)).collect(),
                 worker: worker.map_or(&SPARE_WORKER[..], |group| mapping.words(group)),
                 process: process.map_or(&SPARE_PROCESS[..], |slot| {
                     mapping.words(layout.process(slot))
@@ -313,7 +323,7 @@ mod tests {
         let plan = registry.plan(1, ["a.test", "b.test"]);
         let mapping = plan.mapping.unwrap();
         let recorder = Recorder {
-            rows: plan.rows.iter().map(|r| mapping.words(r.clone())).collect(),
+            rows: plan.rows.iter().map(|r| mapping.row(r.clone())).collect(),
             worker: mapping.words(plan.worker.clone().unwrap()),
             process: mapping.words(LAYOUT.process(plan.process.unwrap())),
             mapping: Some(mapping),
