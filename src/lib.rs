@@ -13,6 +13,8 @@
 //! - [`clock`]: coarse clocks for the per-request path.
 //! - [`config`]: the command line, validated into a [`config::Config`].
 //! - [`master`]: the supervisor (fork, reap, respawn, stop, reload), single-threaded.
+//! - [`metrics`]: Prometheus counters in memory shared by the master and its workers, and the
+//!   page `/metrics` answers with.
 //! - [`process`]: how to fork, signal and reap one process (used by master and worker).
 //! - [`shm`]: memory the master shares with every worker it forks (large files' ETags).
 //! - [`privileges`]: workers that run as an unprivileged user (`user`, `group`).
@@ -40,6 +42,7 @@ pub mod http;
 pub mod limits;
 pub mod log;
 pub mod master;
+pub(crate) mod metrics;
 pub mod privileges;
 pub mod process;
 pub mod proxy_proto;

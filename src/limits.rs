@@ -188,3 +188,28 @@ pub const H2_CHUNK: usize = 16 * 1024;
 /// The receive windows a client's bodies get. A static server reads no body worth having, so
 /// the default 64 KiB less one is plenty.
 pub const H2_WINDOW: u32 = 65_535;
+
+/// Most worker processes a configuration may ask for (`workers`, `-w`); also the number of
+/// worker-id groups in the metrics mapping.
+pub const MAX_WORKERS: usize = 1024;
+
+/// Site names the metrics keep apart, counted since start across reloads (a name keeps its
+/// place even after its site is removed). Past this, sites count together as `(other)`:
+/// 1,024 covers the thousand-site configurations this server is benchmarked with, and bounds
+/// how much of the mapping a scrape reads.
+pub const METRICS_SITES: usize = 1024;
+
+/// Per-worker counter rows (128 bytes each, one per worker id and site) in the metrics
+/// mapping: 8 MiB of address space, of which only the rows in use take memory. 65,536 rows
+/// are 64 workers for 1,024 sites; past them, a worker adds to its site's shared row (slower
+/// under contention, never wrong).
+pub const METRICS_ROWS: usize = 65_536;
+
+/// Process slots for the metrics gauges: room for two full generations of `MAX_WORKERS` (the
+/// current one and one draining after a reload), and a few to spare. A worker forked with every
+/// slot taken keeps its gauges to itself until it exits.
+pub const METRICS_PROCESSES: usize = 2 * MAX_WORKERS + 8;
+
+/// Largest request head the `[metrics]` socket reads: a scraper sends a request line and a few
+/// fields. Over it: 431, and the connection closes.
+pub const METRICS_REQUEST_BYTES: usize = 8 * 1024;

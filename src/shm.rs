@@ -5,7 +5,7 @@
 //!
 //! Users: the ETags of large files (`fs::etag`), hashed once per instance instead of once per
 //! worker and generation; the flag that tells every worker the instance is stopping
-//! ([`StopFlag`], for health checks).
+//! ([`StopFlag`], for health checks); the metrics counters (`metrics`, a mapping of their own).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -49,6 +49,13 @@ struct FileSchema {
     limits: LimitsSchema,
     #[serde(default)]
     site: Vec<Spanned<SiteSchema>>,
+    metrics: Option<MetricsSchema>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsSchema {
+    listen: Spanned<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -344,6 +351,10 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
             tls.then(|| crate::tls::server_config(route.clone(), site_keys.clone(), http2))
         })
         .collect();
+    let metrics_listen = schema
+        .metrics
+        .as_ref()
+        .and_then(|metrics| compile_metrics(metrics, &sockets, problems));
     let listen = sockets.addrs;
 
     Config {
@@ -369,7 +380,41 @@ fn compile(schema: FileSchema, base: &Path, source: &Path, problems: &mut Proble
         user,
         log_file,
         log_level,
+        metrics_listen,
     }
+}
+
+/// `[metrics] listen`: one address, not one a site listens on (a scrape must not meet a site,
+/// nor a client the metrics). Port 0 is a free port of its own, like a site's.
+fn compile_metrics(
+    schema: &MetricsSchema,
+    sockets: &Sockets,
+    problems: &mut Problems,
+) -> Option<SocketAddr> {
+    let span = schema.listen.span();
+    let addrs = match parse_listen(schema.listen.get_ref()) {
+        Ok(addrs) => addrs,
+        Err(e) => {
+            problems.at(span, format!("{e:#}"));
+            return None;
+        }
+    };
+    let [addr] = addrs[..] else {
+        problems.at(
+            span,
+            format!(
+                "{:?} stands for {} addresses; give one",
+                schema.listen.get_ref(),
+                addrs.len()
+            ),
+        );
+        return None;
+    };
+    if addr.port() != 0 && sockets.addrs.contains(&addr) {
+        problems.at(span, format!("{addr} is a site's listen address"));
+        return None;
+    }
+    Some(addr)
 }
 
 /// `user` and `group`: looked up now, so a name the system does not know is placed.

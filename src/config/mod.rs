@@ -259,6 +259,8 @@ pub struct Config {
     pub log_level: tracing::Level,
     /// Who the workers run as (`user`, `group`); `None`: as the master.
     pub user: Option<crate::privileges::Account>,
+    /// `[metrics] listen`: where `GET /metrics` is answered; `None`: nowhere.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// One site: what it serves, and the policies around it.
@@ -440,6 +442,7 @@ impl Config {
                 .map(|user| crate::privileges::Account::lookup(user, cli.group.as_deref()))
                 .transpose()
                 .map_err(|e| anyhow::anyhow!("--user: {e}"))?,
+            metrics_listen: None,
         })
     }
 }

@@ -16,6 +16,14 @@
 //! worker's one thread (connections run on its `LocalSet`), so it needs no lock. The price is precision: a deadline
 //! fires up to one tick (a tenth of the shortest timeout, at most a second) plus the coarse
 //! clock's resolution after its time, never before.
+//!
+//! The register also knows which connections are idle, for the metrics: those whose last wait
+//! was for a next request (HTTP/1.1 between requests, `Wait::KeepAlive`) or a first stream
+//! (HTTP/2 with none open, `Wait::Idle` with a deadline). It keeps the count as waits are armed
+//! and end, and stores it in the worker's metrics slot when it changes: no work per request on
+//! a connection that stays busy or stays idle. A connection counts as idle from the moment it
+//! waits so until its next wait of another kind, so one answering a request that arrived counts
+//! as idle meanwhile (on this one thread, no scrape can see the difference while it runs).
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::task::Waker;
@@ -75,6 +83,8 @@ pub(crate) struct Deadlines {
     /// When a drain began, the time by which every keep-alive wait ends; else `u64::MAX`.
     drain_deadline: Cell<u64>,
     slots: RefCell<Slab<Slot>>,
+    /// Slots whose wait is idle (`Slot::is_idle`).
+    idle: Cell<u64>,
 }
 
 impl Deadlines {
@@ -86,6 +96,7 @@ impl Deadlines {
             draining: Cell::new(false),
             drain_deadline: Cell::new(u64::MAX),
             slots: RefCell::new(Slab::new()),
+            idle: Cell::new(0),
         }
     }
 
@@ -107,7 +118,23 @@ impl Deadlines {
     }
 
     pub(crate) fn unregister(&self, key: u32) {
-        self.slots_mut().try_remove(key as usize);
+        let removed = self.slots_mut().try_remove(key as usize);
+        if removed.is_some_and(|slot| slot.is_idle()) {
+            self.count_idle(-1);
+        }
+    }
+
+    /// Adds `delta` to the idle connections and tells the metrics.
+    fn count_idle(&self, delta: i64) {
+        let idle = self.idle.get().wrapping_add_signed(delta);
+        self.idle.set(idle);
+        crate::metrics::recorder().set_idle(idle);
+    }
+
+    /// Idle connections now.
+    #[cfg(test)]
+    fn idle(&self) -> u64 {
+        self.idle.get()
     }
 
     /// The deadline `timeout` from now, for `arm`.
@@ -129,13 +156,20 @@ impl Deadlines {
             deadline
         };
         let mut slots = self.slots_mut();
+        let mut change = 0;
         if let Some(slot) = slots.get_mut(key as usize) {
             if !slot.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
                 slot.waker = Some(waker.clone());
             }
+            let was_idle = slot.is_idle();
             slot.deadline = deadline;
             slot.wait = wait;
             slot.expired = false;
+            change = i64::from(slot.is_idle()) - i64::from(was_idle);
+        }
+        drop(slots);
+        if change != 0 {
+            self.count_idle(change);
         }
         true
     }
@@ -179,10 +213,15 @@ impl Deadlines {
     }
 
     fn sweep_at(&self, now: u64) {
+        let mut ended_idle = 0;
         for (_, slot) in self.slots_mut().iter_mut() {
             if slot.wait != Wait::None && slot.deadline <= now {
+                ended_idle += i64::from(slot.is_idle());
                 slot.end();
             }
+        }
+        if ended_idle > 0 {
+            self.count_idle(-ended_idle);
         }
     }
 
@@ -192,12 +231,19 @@ impl Deadlines {
         self.draining.set(true);
         let drain_deadline = self.after(grace);
         self.drain_deadline.set(drain_deadline);
+        let mut ended_idle = 0;
         for (_, slot) in self.slots_mut().iter_mut() {
             match slot.wait {
-                Wait::Idle => slot.end(),
+                Wait::Idle => {
+                    ended_idle += i64::from(slot.is_idle());
+                    slot.end();
+                }
                 Wait::KeepAlive => slot.deadline = slot.deadline.min(drain_deadline),
                 Wait::None | Wait::Read | Wait::Write => {}
             }
+        }
+        if ended_idle > 0 {
+            self.count_idle(-ended_idle);
         }
     }
 
@@ -209,6 +255,17 @@ impl Deadlines {
 }
 
 impl Slot {
+    /// Whether the connection waits for a request it has no part of yet: HTTP/1.1 between
+    /// requests, or HTTP/2 with no stream open (with streams open it waits `Idle` with no
+    /// deadline, which only a drain ends).
+    fn is_idle(&self) -> bool {
+        match self.wait {
+            Wait::KeepAlive => true,
+            Wait::Idle => self.deadline != u64::MAX,
+            Wait::None | Wait::Read | Wait::Write => false,
+        }
+    }
+
     fn end(&mut self) {
         self.wait = Wait::None;
         self.expired = true;
@@ -349,6 +406,36 @@ mod tests {
         deadlines.drain(Duration::ZERO);
         let refused = deadlines.hold(&mut idle_armed, key, Wait::Idle, || 0, &waker);
         assert_eq!(refused, Hold::Refused);
+    }
+
+    #[test]
+    fn idle_waits_are_counted_until_another_wait_an_expiry_or_the_end() {
+        let deadlines = Deadlines::new(Duration::from_secs(1));
+        let (_, waker) = waker();
+        let far = deadlines.after(Duration::from_secs(3600));
+        let h1 = deadlines.register();
+        let h2 = deadlines.register();
+        let busy_h2 = deadlines.register();
+        deadlines.arm(h1, Wait::Read, far, &waker);
+        assert_eq!(deadlines.idle(), 0, "a first request is not idle time");
+        deadlines.arm(h1, Wait::KeepAlive, far, &waker);
+        deadlines.arm(h1, Wait::KeepAlive, far, &waker);
+        deadlines.arm(h2, Wait::Idle, far, &waker);
+        deadlines.arm(busy_h2, Wait::Idle, u64::MAX, &waker);
+        assert_eq!(deadlines.idle(), 2, "streams open: not idle");
+        deadlines.arm(h1, Wait::Write, far, &waker);
+        assert_eq!(deadlines.idle(), 1);
+        deadlines.arm(h1, Wait::KeepAlive, 0, &waker);
+        deadlines.sweep();
+        assert_eq!(deadlines.idle(), 1, "the expired wait is no longer idle");
+        deadlines.unregister(h1);
+        assert_eq!(deadlines.idle(), 1);
+        deadlines.drain(Duration::from_secs(1));
+        assert_eq!(deadlines.idle(), 0, "the drain ended the idle HTTP/2 wait");
+        deadlines.arm(h2, Wait::KeepAlive, far, &waker);
+        deadlines.unregister(h2);
+        deadlines.unregister(busy_h2);
+        assert_eq!(deadlines.idle(), 0);
     }
 
     #[test]

@@ -340,6 +340,7 @@ impl Drop for StreamTask {
 impl StreamTask {
     async fn run(self, request: http::Request<h2::RecvStream>, mut respond: SendResponse<Chunk>) {
         let started_us = crate::clock::monotonic_us();
+        crate::metrics::recorder().http2_stream();
         let (parts, _body) = request.into_parts();
         // Fields as the HTTP/1.1 parser gives them, with `:authority` as Host (RFC 9113
         // §8.3.1: it stands for Host, and a Host beside it must not differ).
@@ -411,6 +412,8 @@ impl StreamTask {
             .send(&mut respond, status, fields, body, hsts, head_only)
             .await
             .unwrap_or_else(|partial| partial);
+        let counted_as = crate::metrics::MethodClass::of(method);
+        crate::metrics::recorder().request(site, counted_as, status.code(), sent);
         if let Some(line) = log {
             let duration_us = crate::clock::monotonic_us().saturating_sub(started_us);
             self.shared

@@ -96,6 +96,7 @@ async fn open(
         std::pin::Pin::new(&mut accept).poll(cx)
     })
     .await;
+    crate::metrics::recorder().tls_handshake(handshake.is_ok());
     match handshake {
         // Boxed: the TLS state is large, and a future that held it by value would copy it
         // into each layer it is passed down through.

@@ -18,11 +18,13 @@ mod h2;
 mod handshake;
 mod io;
 mod proxied;
+mod scrape;
 mod stream;
 
 pub(crate) use h2::serve_cleartext;
 pub(crate) use handshake::serve_tls;
 pub(crate) use proxied::serve_proxied;
+pub(crate) use scrape::serve_scrape;
 
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -45,6 +47,7 @@ use crate::http::encode::Persistence;
 use crate::http::parse::Request;
 use crate::http::parse::{Framing, HeadLimits, header_slots};
 use crate::http::{Method, Response, Status, Version};
+use crate::metrics::MethodClass;
 use crate::vhost::{Route, VirtualHost};
 
 /// Per-connection limits, from the configuration.
@@ -131,6 +134,8 @@ enum Failure {
 struct Refusal {
     rejection: Rejection,
     log: Option<Logged>,
+    /// Its site and method, if its head was parsed (for the metrics).
+    request: Option<(usize, MethodClass)>,
 }
 
 impl Failure {
@@ -138,6 +143,7 @@ impl Failure {
         Failure::Reply(Box::new(Refusal {
             rejection,
             log: None,
+            request: None,
         }))
     }
 }
@@ -206,6 +212,9 @@ struct Exchange {
     log: Option<Logged>,
     /// The site's `Strict-Transport-Security` field line, on a TLS connection.
     hsts: Option<Rc<[u8]>>,
+    /// The site that answered it, and its method, as the metrics count them.
+    site: usize,
+    method: MethodClass,
 }
 
 /// An access log line waiting for the end of its response.
@@ -223,6 +232,9 @@ struct Sent {
     /// When the request's head was complete, on `clock::monotonic_ms`.
     started_ms: u64,
     log: Option<Logged>,
+    /// Where the metrics count it: the site (host index) and the request's method.
+    site: usize,
+    method: MethodClass,
 }
 
 impl Exchange {
@@ -431,6 +443,7 @@ impl<S: Stream> Connection<S> {
                 // The refusal is this request's answer: its log line is the one begun for it.
                 Err(Failure::Reply(mut refusal)) => {
                     refusal.log = exchange.log.take();
+                    refusal.request = Some((exchange.site, exchange.method));
                     return Err(Failure::Reply(refusal));
                 }
                 Err(gone) => return Err(gone),
@@ -473,6 +486,8 @@ impl<S: Stream> Connection<S> {
                     close: false,
                     started_ms: crate::clock::monotonic_ms(),
                     log,
+                    site,
+                    method: MethodClass::of(request.method),
                 }))
             }
         }
@@ -572,6 +587,8 @@ impl<S: Stream> Connection<S> {
             body_bytes: 0,
             started_ms: exchange.started_ms,
             log: exchange.log,
+            site: exchange.site,
+            method: exchange.method,
         };
         if !sends_body {
             self.finished(sent);
@@ -599,9 +616,10 @@ impl<S: Stream> Connection<S> {
     /// The one point every response passes once it is complete on our side (queued or
     /// written), rejections included: where the access log and the request counters attach.
     fn finished(&self, sent: Sent) {
+        let status = sent.status.code();
+        crate::metrics::recorder().request(sent.site, sent.method, status, sent.body_bytes);
         if let Some(log) = sent.log {
             let duration_us = crate::clock::monotonic_us().saturating_sub(log.started_us);
-            let status = sent.status.code();
             self.shared
                 .logs
                 .finish(log.line, status, sent.body_bytes, duration_us);
@@ -704,12 +722,20 @@ impl<S: Stream> Connection<S> {
     /// Answers a rejected request with its status and `Connection: close`, logged at the level
     /// the error table gives.
     async fn reject(&mut self, refusal: Box<Refusal>) -> Result<(), Failure> {
-        let Refusal { rejection, log } = *refusal;
+        let Refusal {
+            rejection,
+            log,
+            request,
+        } = *refusal;
+        let (site, method) = request.unwrap_or_else(|| {
+            let line = first_line(&self.input);
+            (self.refused_site(), MethodClass::of_line(line))
+        });
         // A request that could not be read is logged with its first line as it came, by the
         // site its Host names if it got that far (a 413 for its Content-Length, a 505), else
         // by the socket's default site, as nginx logs it in its default server.
         let log = log.or_else(|| {
-            let host = &self.shared.hosts[self.refused_site()];
+            let host = &self.shared.hosts[site];
             let sink = host.access_log?;
             Some(self.begin_log(sink, host, None))
         });
@@ -727,6 +753,8 @@ impl<S: Stream> Connection<S> {
             body_bytes: response.body.len(),
             started_ms: crate::clock::monotonic_ms(),
             log,
+            site,
+            method,
         };
         io::append_inline(&mut self.output, response.body)?;
         self.finished(sent);

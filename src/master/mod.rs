@@ -44,9 +44,11 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     prepare_user(&config)?;
     let inherited = systemd::inherited_sockets()?;
     let listeners = listen::bind_all(&config.listen, config.conn.header_timeout, inherited)?;
+    let metrics_listener = bind_metrics(&config)?;
     let signals = Signals::open().context("cannot set up signal handling")?;
     let pid_file = PidFile::create(config.pid_file.clone())?;
     announce(&config, &listeners);
+    announce_metrics(metrics_listener.as_ref());
     let workers = config.workers;
     let noun = if workers == 1 { "worker" } else { "workers" };
     info!("master pid {} started with {workers} {noun}", getpid());
@@ -59,8 +61,11 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
 
     // Made once, before the first fork: every worker of every generation shares it.
     let instance = crate::shm::Instance::new();
+    let metrics = crate::metrics::Registry::new();
     let mut master = Master {
         instance,
+        metrics,
+        metrics_listener,
         unhealthy_until: None,
         slots: (0..config.workers).map(|_| Slot::default()).collect(),
         acme: Slot::default(),
@@ -96,6 +101,23 @@ fn prepare_user(config: &Config) -> anyhow::Result<()> {
             .with_context(|| format!("cannot give the log file to user {:?}", account.user))?;
     }
     Ok(())
+}
+
+/// The `[metrics]` socket, bound like the sites' (before any worker exists), if configured.
+fn bind_metrics(config: &Config) -> anyhow::Result<Option<TcpListener>> {
+    let Some(addr) = config.metrics_listen else {
+        return Ok(None);
+    };
+    let listener = listen::bind(addr, config.conn.header_timeout)
+        .with_context(|| format!("cannot listen on {addr} for metrics"))?;
+    Ok(Some(listener))
+}
+
+/// Where scrapes go: a line of its own, since no site answers there.
+fn announce_metrics(listener: Option<&TcpListener>) {
+    if let Some(addr) = listener.and_then(|l| l.local_addr().ok()) {
+        info!("serving metrics on http://{addr}/metrics");
+    }
 }
 
 /// The lines tests and operators read: each socket with the sites on it, and each site's root.
@@ -266,6 +288,10 @@ struct Master {
     pid: Pid,
     /// What every worker of every generation shares with the master.
     instance: crate::shm::Instance,
+    /// The metrics counters, and who counts where.
+    metrics: crate::metrics::Registry,
+    /// The `[metrics]` socket, kept like the sites' sockets.
+    metrics_listener: Option<TcpListener>,
     /// A graceful stop announced to health checks, which begins at this time.
     unhealthy_until: Option<Instant>,
 }
@@ -334,8 +360,11 @@ impl Master {
     }
 
     fn spawn(&mut self, id: usize) {
+        let names = self.config.sites.iter().map(|site| site.name.as_str());
+        let metrics = self.metrics.plan(id + 1, names);
         match process::fork() {
             Ok(Forked::Parent(pid)) => {
+                self.metrics.forked(&metrics, pid);
                 let slot = &mut self.slots[id];
                 slot.pid = Some(pid);
                 slot.started = Some(Instant::now());
@@ -353,10 +382,12 @@ impl Master {
                 }
                 drop(self.signals.take());
                 let listeners = std::mem::take(&mut self.listeners);
-                let code = worker::run(id + 1, &self.config, listeners, self.instance);
+                let metrics = metrics.with_listener(self.metrics_listener.take());
+                let code = worker::run(id + 1, &self.config, listeners, self.instance, metrics);
                 std::process::exit(code);
             }
             Err(e) => {
+                self.metrics.fork_failed(&metrics);
                 error!("cannot fork worker {}: {e}; retrying", id + 1);
                 self.slots[id].respawn_at = Some(Instant::now() + FORK_RETRY);
             }
@@ -382,6 +413,7 @@ impl Master {
                 drop(self.signals.take());
                 // The helper serves nothing: the listen sockets stay with the master and workers.
                 drop(std::mem::take(&mut self.listeners));
+                drop(self.metrics_listener.take());
                 let code = crate::acme::run(&orders, self.pid, self.config.log_file.as_deref());
                 std::process::exit(code);
             }
@@ -399,6 +431,7 @@ impl Master {
 
     fn reap(&mut self) {
         for (pid, exit) in process::reap() {
+            self.metrics.reaped(pid);
             if let Some(index) = self.retiring.iter().position(|r| r.pid == pid) {
                 let retired = self.retiring.swap_remove(index);
                 info!("{} pid {pid} exited ({exit}), old generation", retired.role);
@@ -423,6 +456,7 @@ impl Master {
             match slot.backoff.on_exit(ran_for, fatal) {
                 Decision::RespawnAfter(delay) => {
                     warn!("worker {} pid {pid} exited ({exit}); respawning", id + 1);
+                    self.metrics.restarting();
                     slot.respawn_at = Some(Instant::now() + delay);
                 }
                 Decision::GiveUp => {
@@ -511,6 +545,7 @@ impl Master {
         });
         // New connections are refused from now on instead of waiting in a backlog nobody reads.
         self.listeners.clear();
+        self.metrics_listener = None;
         for slot in &mut self.slots {
             slot.respawn_at = None;
         }
@@ -598,6 +633,7 @@ impl Master {
             self.slots.len(),
             old.len()
         );
+        self.metrics.reloaded();
         for id in 0..self.slots.len() {
             self.spawn(id);
         }
@@ -628,6 +664,16 @@ impl Master {
     fn adopt(&mut self, config: Config) -> anyhow::Result<()> {
         check_roots(&config)?;
         prepare_user(&config)?;
+        // The `[metrics]` socket is kept if its address is, else bound first: a failure then
+        // leaves everything as it was.
+        let keep_metrics = config.metrics_listen.is_some()
+            && config.metrics_listen == self.config.metrics_listen
+            && self.metrics_listener.is_some();
+        let new_metrics = if keep_metrics {
+            None
+        } else {
+            bind_metrics(&config)?
+        };
         // A socket is known by its address and kind: `127.0.0.1:0` may be a plain and a TLS
         // socket at once, with two different ports, and each must stay what it was.
         let kinds = |config: &Config| -> Vec<Socket> {
@@ -678,6 +724,14 @@ impl Master {
         }
         self.listeners = listeners.into_iter().map(|(_, socket)| socket).collect();
         announce(&config, &self.listeners);
+        if !keep_metrics {
+            let old = self.metrics_listener.as_ref();
+            if let Some(addr) = old.and_then(|listener| listener.local_addr().ok()) {
+                info!("metrics no longer served on {addr}");
+            }
+            self.metrics_listener = new_metrics;
+        }
+        announce_metrics(self.metrics_listener.as_ref());
         self.config = config;
         Ok(())
     }

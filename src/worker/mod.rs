@@ -32,6 +32,7 @@ use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::conn::{self, Shared};
 use crate::fs::{FileCaches, Site};
+use crate::metrics::counted;
 use crate::process;
 use crate::proxy_proto::Cidr;
 use crate::vhost::{Route, VirtualHost};
@@ -55,13 +56,16 @@ const EXHAUSTION_EPISODE_GAP: Duration = Duration::from_secs(5);
 /// How often buffered access log lines are written at the latest.
 const ACCESS_LOG_FLUSH: Duration = Duration::from_secs(1);
 
-/// Runs worker number `id` (1-based) on `listeners` and returns its exit code.
+/// Runs worker number `id` (1-based) on `listeners` and returns its exit code. `metrics` is
+/// where it counts, and the `[metrics]` socket if there is one.
 pub(crate) fn run(
     id: usize,
     config: &Config,
     listeners: Vec<StdListener>,
     instance: crate::shm::Instance,
+    metrics: crate::metrics::Plan,
 ) -> i32 {
+    let metrics_listener = metrics.install();
     let mut hosts = Vec::with_capacity(config.sites.len());
     let caches = FileCaches::new(config.compress_cache_bytes, instance.etags);
     let stopping = instance
@@ -126,10 +130,17 @@ pub(crate) fn run(
         ResponseCache::new(config.file_cache_bytes),
         config.conn,
     );
-    runtime.block_on(serve(id, config, Rc::new(shared), listeners))
+    let shared = Rc::new(shared);
+    runtime.block_on(serve(id, config, shared, listeners, metrics_listener))
 }
 
-async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<StdListener>) -> i32 {
+async fn serve(
+    id: usize,
+    config: &Config,
+    shared: Rc<Shared>,
+    listeners: Vec<StdListener>,
+    metrics_listener: Option<StdListener>,
+) -> i32 {
     // Handlers first, then unblock: a stop signal sent while we were starting is still
     // pending and is delivered to the handler, not lost or fatal.
     let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut usr1)) = (
@@ -203,6 +214,30 @@ async fn serve(id: usize, config: &Config, shared: Rc<Shared>, listeners: Vec<St
             permits.clone(),
             drain_rx.clone(),
         ));
+    }
+    if let Some(listener) = metrics_listener {
+        // Scrapes: whichever worker accepts one answers it, with every worker's counts.
+        let scrapes = Timer::new().and_then(|backoff| {
+            listener.set_nonblocking(true)?;
+            Ok((TcpListener::from_std(listener)?, backoff))
+        });
+        match scrapes {
+            Ok((listener, backoff)) => {
+                let scrapes = Socket {
+                    route: Rc::new(Route::default()),
+                    protocol: Protocol::Metrics,
+                    proxy: None,
+                };
+                let (permits, drain) = (permits.clone(), drain_rx.clone());
+                let accept =
+                    accept_loop(listener, backoff, shared.clone(), scrapes, permits, drain);
+                tokio::task::spawn_local(accept);
+            }
+            Err(e) => {
+                error!("worker {id}: cannot serve the metrics socket: {e}");
+                return EXIT_RESPAWN;
+            }
+        }
     }
     info!(
         "worker {id} pid {} (parent {}) started",
@@ -287,6 +322,8 @@ enum Protocol {
     Cleartext,
     /// TLS, then HTTP/1.1 or HTTP/2 by ALPN.
     Tls(Arc<rustls::ServerConfig>),
+    /// `GET /metrics`, one request per connection (`[metrics]`).
+    Metrics,
 }
 
 /// Runs a connection's task: `serve` at once, or once a trusted proxy's PROXY header has named
@@ -302,6 +339,8 @@ fn start<F, Fut>(
     F: FnOnce(TcpStream, SocketAddr) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
+    // A client connection counts as open from here (after its PROXY header, if any) to its end.
+    let serve = move |stream, peer| counted(serve(stream, peer));
     match proxy {
         None => {
             tokio::task::spawn_local(serve(stream, peer));
@@ -353,6 +392,10 @@ async fn accept_loop(
                         let origin = conn::Origin::plain(peer, route);
                         conn::serve(stream, origin, conn_shared, permit)
                     }),
+                    // Not counted as a client connection.
+                    Protocol::Metrics => {
+                        tokio::task::spawn_local(conn::serve_scrape(stream, conn_shared, permit));
+                    }
                 }
             }
             Err(e)
