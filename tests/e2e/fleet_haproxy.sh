@@ -14,11 +14,14 @@ bin=$(realpath "$1")
 source "$(dirname "$0")/lib.sh"
 here=$(realpath "$(dirname "$0")")
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port_a=$(free_port)
-port_b=$(free_port)
-port_front=$(free_port)
-port_stats=$(free_port)
+# Four distinct free ports: the sockets are held together while the kernel picks them (one
+# bound and closed at a time may be given the same port twice).
+read -r port_a port_b port_front port_stats < <(python3 -c '
+import socket
+held = [socket.socket() for _ in range(4)]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in held])')
 
 mkdir -p "$work/www"
 head -c 4096 /dev/urandom | base64 >"$work/www/index.html"
@@ -98,6 +101,12 @@ start a
 start b
 haproxy -f "$work/haproxy.cfg" -db >"$work/haproxy.log" 2>&1 &
 haproxy_pid=$!
+sleep 0.5
+if ! kill -0 "$haproxy_pid" 2>/dev/null; then
+    echo "HAProxy did not start:" >&2
+    cat "$work/haproxy.log" >&2
+    exit 1
+fi
 
 # status SERVER: its state in HAProxy (UP, DOWN, ...), from the stats CSV.
 status() {
