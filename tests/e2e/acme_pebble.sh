@@ -19,15 +19,6 @@ stop_helpers() {
 }
 trap stop_helpers EXIT
 
-free_ports() { # free_ports N: N distinct free loopback ports
-    python3 - "$1" <<'PY'
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))
-PY
-}
 read -r acme_port management_port dns_port http_port challtest_port <<<"$(free_ports 5)"
 
 # Certificates from pebble live this many seconds, so that the renewal at two thirds of the

@@ -14,14 +14,7 @@ bin=$(realpath "$1")
 source "$(dirname "$0")/lib.sh"
 here=$(realpath "$(dirname "$0")")
 
-# Four distinct free ports: the sockets are held together while the kernel picks them (one
-# bound and closed at a time may be given the same port twice).
-read -r port_a port_b port_front port_stats < <(python3 -c '
-import socket
-held = [socket.socket() for _ in range(4)]
-for s in held:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in held])')
+read -r port_a port_b port_front port_stats <<<"$(free_ports 4)"
 
 mkdir -p "$work/www"
 head -c 4096 /dev/urandom | base64 >"$work/www/index.html"

@@ -56,3 +56,15 @@ make_leaf() {
     openssl x509 -req -in "$work/$1.csr" -CA "$work/ca.pem" -CAkey "$work/ca.key" \
         -CAcreateserial -days 2 -extfile "$work/$1.ext" -out "$work/$1.pem" 2>/dev/null
 }
+
+# free_ports N: N distinct free loopback ports, picked with their sockets held together (bound
+# and closed one at a time, the kernel may give the same port twice).
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
