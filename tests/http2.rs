@@ -393,21 +393,7 @@ root = "www"
 
 #[test]
 fn http2_cleartext_needs_http2() {
-    let dir = tempfile::tempdir().unwrap();
-    write_file(dir.path(), "www/index.html", "home");
     let text = "[[site]]\nlisten = [\"127.0.0.1:0\"]\nroot = \"www\"\nhttp2 = false\nhttp2_cleartext = true\n";
-    let file = write_file(dir.path(), "site.toml", text);
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
-        .args(["-t", "-c", file.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let place = format!("{}:{}: ", file.display(), support::place_of(text, "true"));
-    assert!(
-        stderr
-            .lines()
-            .any(|l| l.contains(&place) && l.contains("http2_cleartext needs http2")),
-        "{stderr}"
-    );
+    let (file, lines, _dir) = support::config_problems(text);
+    support::assert_placed(&file, &lines, text, "true", "http2_cleartext needs http2");
 }
