@@ -82,6 +82,17 @@ const WEB_TYPES: &[(&str, &str)] = &[
     ("zst", "application/zstd"),
 ];
 
+/// A site's table of types: what `content_type` answers, with the site's own additions.
+#[derive(Clone, Debug, Default)]
+pub struct Types {}
+
+impl Types {
+    /// The Content-Type this site sends for a file named `name`.
+    pub(crate) fn content_type(&self, name: &[u8]) -> Cow<'static, str> {
+        content_type(name)
+    }
+}
+
 /// The Content-Type for a file named `name`.
 pub(crate) fn content_type(name: &[u8]) -> Cow<'static, str> {
     let extension = match name.iter().rposition(|&b| b == b'.') {

@@ -33,7 +33,7 @@ mod conditional;
 pub mod encoding;
 pub mod etag;
 mod listing;
-mod mime;
+pub mod mime;
 pub(crate) mod open;
 pub mod path;
 pub mod range;
@@ -160,6 +160,9 @@ pub struct SiteOptions {
     /// Pages (relative to the root) served for error statuses.
     pub error_pages: Vec<(Status, String)>,
     pub rules: rules::Rules,
+    /// Content types by file name: the built-in table and the site's `types` and
+    /// `default_type`.
+    pub types: mime::Types,
 }
 
 impl Default for SiteOptions {
@@ -173,6 +176,7 @@ impl Default for SiteOptions {
             spa_fallback: None,
             error_pages: Vec::new(),
             rules: rules::Rules::default(),
+            types: mime::Types::default(),
         }
     }
 }
@@ -305,7 +309,7 @@ impl Site {
         name: &[u8],
     ) -> Reply {
         // 7. representation
-        let content_type = mime::content_type(name);
+        let content_type = self.options.types.content_type(name);
         let compressible = compress::is_compressible(&content_type);
         let chosen = self.select_representation(root, accepted, opened, relative, compressible);
         let mut fields = chosen.fields(self.options.cache_control.as_deref(), compressible);
@@ -450,7 +454,7 @@ impl Site {
             return None;
         }
         let name = path.rsplit('/').next().unwrap_or(path);
-        Some(file_response(status, opened, name.as_bytes()))
+        Some(file_response(status, opened, name.as_bytes(), &self.options.types))
     }
 
     /// Whether a missing path gets the SPA fallback: a GET or HEAD whose last segment has no
@@ -506,7 +510,7 @@ fn redirect_to_directory(resolved: &Resolved, query: Option<&str>) -> Response {
     Response::error(Status::MOVED_PERMANENTLY).with_header("Location", location)
 }
 
-fn file_response(status: Status, opened: Opened, name: &[u8]) -> Reply {
+fn file_response(status: Status, opened: Opened, name: &[u8], types: &mime::Types) -> Reply {
     let len = opened.meta.len();
     let version = Version::of(&opened.meta);
     let mut response = Response::new(
@@ -517,7 +521,7 @@ fn file_response(status: Status, opened: Opened, name: &[u8]) -> Reply {
             len,
         },
     )
-    .with_header("Content-Type", mime::content_type(name));
+    .with_header("Content-Type", types.content_type(name));
     if let Ok(modified) = opened.meta.modified() {
         response = response.with_header("Last-Modified", httpdate::fmt_http_date(modified));
     }
