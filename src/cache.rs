@@ -10,9 +10,16 @@
 //! - Key: the site, the request target as sent, and the client's ranking of content codings
 //!   (two clients that rank them alike get the same representation). Requests with conditional or
 //!   Range fields always take the full pipeline.
-//! - Freshness: an entry is trusted for [`REVALIDATE_AFTER`]; after that the next request runs
-//!   the full pipeline again (one open and fstat) and the entry is kept if the file version is
-//!   unchanged, replaced if not. An edited file is served fresh within a second.
+//! - Freshness: an entry is trusted until a change on disk that its answer depends on, learnt
+//!   from the worker's inotify watches (`fs::watch`). Every lookup the pipeline made for it (the
+//!   file, the folders on its way, the siblings and index names it tried, the 404 page) is
+//!   watched before the entry is kept, and the watches' events are taken in before any entry is
+//!   served (`Site::sync`), so a request that arrives after a change completed never gets what
+//!   the change replaced. A racy file version (`fs::version`) is never kept. Where a path
+//!   cannot be watched (no inotify, the watch limit, a network file system), its entry is
+//!   trusted for [`REVALIDATE_AFTER`], then the next request runs the pipeline again (one open
+//!   and fstat) and the entry is kept if the file version is unchanged, replaced if not; a path
+//!   with a symbolic link to a folder on its way is not kept at all.
 //! - Bounds: bodies up to `limits::CACHED_BODY_MAX` bytes each, at most [`CACHE_MAX_ENTRIES`] entries and
 //!   `--file-cache-bytes` in all per worker; the oldest entries are evicted first.
 
@@ -24,8 +31,9 @@ use std::time::Duration;
 
 use tracing::warn;
 
-use crate::fs::etag::Version;
-use crate::fs::{Reply, Site, encoding};
+use crate::fs::version::Version;
+use crate::fs::watch::Validity;
+use crate::fs::{Keep, Reply, Site, encoding};
 use crate::http::encode::{
     Persistence, http2_fields, write_head, write_head_end, write_head_prefix,
 };
@@ -57,6 +65,9 @@ pub struct Entry {
     http2_fields: OnceCell<::http::HeaderMap>,
     body: CachedBody,
     version: Option<Version>,
+    /// The flags of the watches the answer depends on (all must hold); empty when nothing
+    /// watches it and it is revalidated by time instead.
+    watched: Box<[Rc<Validity>]>,
     /// When the entry was last known fresh, on `clock::monotonic_ms`.
     checked_ms: Cell<u64>,
 }
@@ -199,6 +210,8 @@ impl ResponseCache {
     /// pipeline, kept for next time when it can be.
     /// `site_index` tells the worker's sites apart.
     pub fn serve(&self, site_index: usize, site: &Site, request: &Request<'_, '_>) -> Outgoing {
+        // Changes on disk first: the site's root may have moved, an entry may be stale.
+        site.sync();
         let accepted = encoding::parse_lines(request.header_lines("accept-encoding"));
         if !self.eligible(request) {
             return Outgoing::Built(site.serve(request, &accepted).response);
@@ -208,12 +221,12 @@ impl ResponseCache {
         match self.lookup(target, variant) {
             Lookup::Fresh(entry) => Outgoing::Cached(entry),
             Lookup::Stale(entry) => {
-                let fresh = site.serve(request, &accepted);
-                self.revalidate(target, variant, &entry, fresh)
+                let fresh = site.serve_recorded(request, &accepted);
+                self.revalidate(site, target, variant, &entry, fresh)
             }
             Lookup::Miss => {
-                let fresh = site.serve(request, &accepted);
-                self.store(target, variant, fresh)
+                let fresh = site.serve_recorded(request, &accepted);
+                self.store(site, target, variant, fresh)
             }
         }
     }
@@ -244,6 +257,13 @@ impl ResponseCache {
             };
             entry.clone()
         };
+        if !entry.watched.is_empty() {
+            return if entry.watched.iter().all(|v| v.is_valid()) {
+                Lookup::Fresh(entry)
+            } else {
+                Lookup::Miss
+            };
+        }
         if self.now_ms().saturating_sub(entry.checked_ms.get())
             < REVALIDATE_AFTER.as_millis() as u64
         {
@@ -257,6 +277,7 @@ impl ResponseCache {
     /// the entry is trusted for another period and served; if not, it is replaced (or dropped).
     fn revalidate(
         &self,
+        site: &Site,
         target: &[u8],
         variant: Variant,
         entry: &Rc<Entry>,
@@ -266,12 +287,20 @@ impl ResponseCache {
             entry.checked_ms.set(self.now_ms());
             return Outgoing::Cached(entry.clone());
         }
-        self.store(target, variant, fresh)
+        self.store(site, target, variant, fresh)
     }
 
     /// Keeps `reply` if it can be cached, and returns what to send.
-    fn store(&self, target: &[u8], variant: Variant, reply: Reply) -> Outgoing {
-        let Some(entry) = self.entry_for(&reply) else {
+    fn store(&self, site: &Site, target: &[u8], variant: Variant, reply: Reply) -> Outgoing {
+        let watched = match self.cacheable(&reply).then(|| site.keep(&reply)) {
+            Some(Keep::Watched(flags)) => flags.into_boxed_slice(),
+            Some(Keep::Revalidated) => Box::default(),
+            Some(Keep::Never) | None => {
+                self.remove(target, variant);
+                return Outgoing::Built(reply.response);
+            }
+        };
+        let Some(entry) = self.entry_for(&reply, watched) else {
             self.remove(target, variant);
             return Outgoing::Built(reply.response);
         };
@@ -280,16 +309,25 @@ impl ResponseCache {
         Outgoing::Cached(entry)
     }
 
-    fn entry_for(&self, reply: &Reply) -> Option<Entry> {
+    /// Whether `reply` is of a kind the cache keeps, before anything is watched for it: a 200
+    /// or 404 whose body is in memory, compiled in, or a small file of a known version.
+    fn cacheable(&self, reply: &Reply) -> bool {
+        matches!(reply.response.status, Status::OK | Status::NOT_FOUND)
+            && match (&reply.response.body, reply.version) {
+                (Body::Static(_), _) => true,
+                (Body::File { len, .. }, Some(_)) => *len <= CACHED_BODY_MAX,
+                (Body::Shared { len, .. }, Some(_)) => *len as u64 <= CACHED_BODY_MAX,
+                _ => false,
+            }
+    }
+
+    fn entry_for(&self, reply: &Reply, watched: Box<[Rc<Validity>]>) -> Option<Entry> {
         let response = &reply.response;
-        if !matches!(response.status, Status::OK | Status::NOT_FOUND) {
-            return None;
-        }
         // Without a file version the entry could not be revalidated; only compiled-in pages
         // are safe that way.
         let body = match (&response.body, reply.version) {
             (Body::Static(bytes), _) => CachedBody::Static(bytes),
-            (Body::File { file, offset, len }, Some(_)) if *len <= CACHED_BODY_MAX => {
+            (Body::File { file, offset, len }, Some(version)) if *len <= CACHED_BODY_MAX => {
                 let mut bytes = vec![0u8; *len as usize];
                 // Not cached, and sent from the file as it is: the response's own read will
                 // meet the same fault and close the connection if it cannot keep its length.
@@ -297,10 +335,18 @@ impl ResponseCache {
                     warn!("cannot read a file into the response cache: {e}");
                     return None;
                 }
+                // Read after its head was made: kept only if it is still that version.
+                if file.metadata().map(|m| Version::of(&m)).ok() != Some(version) {
+                    return None;
+                }
                 CachedBody::Shared(bytes.into())
             }
             (Body::Shared { bytes, offset, len }, Some(_)) if *len as u64 <= CACHED_BODY_MAX => {
-                CachedBody::Shared(bytes[*offset..offset + len].into())
+                if *offset == 0 && *len == bytes.len() {
+                    CachedBody::Shared(bytes.clone())
+                } else {
+                    CachedBody::Shared(bytes[*offset..offset + len].into())
+                }
             }
             _ => return None,
         };
@@ -313,6 +359,7 @@ impl ResponseCache {
             http2_fields: OnceCell::new(),
             body,
             version: reply.version,
+            watched,
             checked_ms: Cell::new(self.now_ms()),
         })
     }

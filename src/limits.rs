@@ -139,7 +139,7 @@ pub const ETAG_HASH_QUEUE: usize = 64;
 pub const ETAG_MAX_ENTRIES: usize = 50_000;
 
 /// Large files' ETags kept in the table the workers of an instance share (`fs::SharedTags`):
-/// 64 bytes each, 1 MiB in all, of which only the slots in use are ever touched. A site with
+/// 80 bytes each, 1.25 MiB in all, of which only the slots in use are ever touched. A site with
 /// more large files than this still serves them all; a tag pushed out is hashed again.
 pub const ETAG_SHARED_SLOTS: usize = 16_384;
 

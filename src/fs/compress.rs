@@ -1,5 +1,9 @@
 //! On-the-fly compression (`--compress`): brotli, zstd or gzip of compressible files, computed
 //! once per file version and encoding, and kept in a per-worker cache with a memory bound.
+//!
+//! A copy is kept only if the file was the same version before and after it was read, and that
+//! version is not racy (`version.rs`): a copy of a file read while it was being written is
+//! never served again.
 
 use std::cell::{RefCell, RefMut};
 use std::collections::{HashMap, VecDeque};
@@ -11,7 +15,8 @@ use std::rc::Rc;
 use tracing::warn;
 
 use crate::fs::encoding::Coding;
-use crate::fs::etag::{self, Version};
+use crate::fs::etag;
+use crate::fs::version::Version;
 use crate::limits::{COMPRESS_MAX_BYTES, COMPRESS_MIN_BYTES};
 
 /// A compressed representation and its own strong ETag.
@@ -67,8 +72,15 @@ impl CompressCache {
     }
 
     /// `file` compressed with `coding`, from the cache or compressed now. `None` if the file is
-    /// outside the size window, or compression would not make it smaller.
-    pub fn get(&self, file: &File, meta: &Metadata, coding: Coding) -> Option<Rc<Compressed>> {
+    /// outside the size window, changed while it was read, or compression would not make it
+    /// smaller. `read_at` is the clock read before `meta` was (`version::now`).
+    pub fn get(
+        &self,
+        file: &File,
+        meta: &Metadata,
+        coding: Coding,
+        read_at: i128,
+    ) -> Option<Rc<Compressed>> {
         if coding == Coding::Identity
             || !(COMPRESS_MIN_BYTES..=COMPRESS_MAX_BYTES).contains(&meta.len())
         {
@@ -82,6 +94,10 @@ impl CompressCache {
         // On failure the file is sent as it is, and compressing is tried again next time.
         if let Err(e) = file.read_exact_at(&mut original, 0) {
             warn!("cannot read a file to compress it: {e}");
+            return None;
+        }
+        if file.metadata().map(|now| Version::of(&now)).ok() != Some(key.0) {
+            // Changed while it was read: sent as it is now, and compressed once it settles.
             return None;
         }
         let encoded = match compress(&original, coding) {
@@ -98,7 +114,9 @@ impl CompressCache {
                 etag,
             })
         });
-        self.insert(key, entry.clone());
+        if !key.0.is_racy_at(read_at) {
+            self.insert(key, entry.clone());
+        }
         entry
     }
 
@@ -179,7 +197,8 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             let file = File::open(&path).unwrap();
             let meta = file.metadata().unwrap();
-            assert!(cache.get(&file, &meta, Coding::Gzip).is_some());
+            let settled = crate::fs::version::now() + 10_000_000_000;
+            assert!(cache.get(&file, &meta, Coding::Gzip, settled).is_some());
             assert!(cache.cache().bytes <= 4000);
         }
     }

@@ -2,11 +2,16 @@
 //! and the same server after a restart, gives the same bytes the same tag. nginx's tags are
 //! mtime-size and differ between two copies of one file.
 //!
-//! The content hash (BLAKE3, 128 bits shown) is computed once per file version, where a version
-//! is (device, inode, size, mtime to the nanosecond), and cached per worker. Small files are
-//! hashed on their first request; larger ones by one background thread per worker, and until
+//! The content hash (BLAKE3, 128 bits shown) is computed once per file version (`version.rs`:
+//! device, inode, size, mtime and ctime to the nanosecond), and cached per worker. Small files
+//! are hashed on their first request; larger ones by one background thread per worker, and until
 //! that is done their responses carry Last-Modified alone. So no request ever waits for more
 //! than a small file's hash.
+//!
+//! A tag is kept only when it is known to be the hash of that version: the file is stat'ed again
+//! after hashing, and a version that moved meanwhile gets no tag from that hash; a racy version
+//! (`version.rs`) is hashed for the request that asked and not kept. Files small enough for the
+//! response cache are hashed from the very bytes the response carries (`of_bytes`).
 //!
 //! A large file's tag is also written to [`SharedTags`], a table in memory the master mapped
 //! before its first fork: every worker of the instance, and every worker of later generations
@@ -17,7 +22,7 @@ use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::FileExt;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -25,27 +30,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use crate::limits::{ETAG_HASH_QUEUE, ETAG_MAX_ENTRIES, INLINE_HASH_MAX};
 use tracing::warn;
 
-/// What identifies one version of a file's content without reading it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Version {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime: i64,
-    mtime_nsec: i64,
-}
-
-impl Version {
-    pub fn of(meta: &Metadata) -> Version {
-        Version {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime: meta.mtime(),
-            mtime_nsec: meta.mtime_nsec(),
-        }
-    }
-}
+pub use super::version::Version;
 
 #[derive(Clone, Debug)]
 enum Entry {
@@ -80,8 +65,9 @@ impl Etags {
         }
     }
 
-    /// The ETag of `file`, if known or cheap to know now.
-    pub fn get(&self, file: &File, meta: &Metadata) -> Option<Rc<str>> {
+    /// The ETag of `file`, if known or cheap to know now. `read_at` is the clock read before
+    /// `meta` was (`version::now`).
+    pub fn get(&self, file: &File, meta: &Metadata, read_at: i128) -> Option<Rc<str>> {
         let version = Version::of(meta);
         // Cloned out, so the borrow ends before `collect` or `insert` borrows again.
         let known = self.entries.borrow().get(&version).cloned();
@@ -90,23 +76,32 @@ impl Etags {
             Some(Entry::Pending) => return self.collect(version),
             None => {}
         }
-        if meta.size() <= INLINE_HASH_MAX {
-            let tag: Rc<str> = match hash_file(file, meta.size()) {
+        let racy = version.is_racy_at(read_at);
+        if meta.len() <= INLINE_HASH_MAX {
+            let tag: Rc<str> = match hash_version(file, &version) {
                 Ok(tag) => tag.into(),
                 Err(e) => {
                     // Served without an ETag (Last-Modified still validates); hashed again
                     // on the next request.
-                    warn!("cannot hash a file for its ETag: {e}");
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        warn!("cannot hash a file for its ETag: {e}");
+                    }
                     return None;
                 }
             };
-            self.insert(version, Entry::Ready(tag.clone()));
+            if !racy {
+                self.insert(version, Entry::Ready(tag.clone()));
+            }
             return Some(tag);
         }
         if let Some(tag) = self.shared.as_ref().and_then(|shared| shared.get(&version)) {
             let tag: Rc<str> = tag.into();
             self.insert(version, Entry::Ready(tag.clone()));
             return Some(tag);
+        }
+        if racy {
+            // Queued once it has settled: a tag hashed now could not be kept.
+            return None;
         }
         let copy = match file.try_clone() {
             Ok(copy) => copy,
@@ -124,6 +119,19 @@ impl Etags {
         None
     }
 
+    /// The ETag of `bytes`, read from `version` of a file: the tag the response carrying
+    /// exactly these bytes gets. Kept for the version unless `racy`.
+    pub fn of_bytes(&self, version: Version, bytes: &[u8], racy: bool) -> Rc<str> {
+        if let Some(Entry::Ready(tag)) = self.entries.borrow().get(&version) {
+            return tag.clone();
+        }
+        let tag: Rc<str> = hash_bytes(bytes).into();
+        if !racy {
+            self.insert(version, Entry::Ready(tag.clone()));
+        }
+        tag
+    }
+
     /// Takes in the tags the hasher has finished, and answers for `version`. Runs only while
     /// some tag is pending, so the common path never touches the channel.
     fn collect(&self, version: Version) -> Option<Rc<str>> {
@@ -137,7 +145,9 @@ impl Etags {
                     self.insert(done, Entry::Ready(tag.into()));
                 }
                 Err(e) => {
-                    warn!("cannot hash a file for its ETag: {e}");
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        warn!("cannot hash a file for its ETag: {e}");
+                    }
                     self.entries.borrow_mut().remove(&done);
                 }
             }
@@ -172,8 +182,11 @@ pub struct SharedTags {
     words: &'static [AtomicU64],
 }
 
-/// Words per slot: sequence, dev, ino, size, mtime, mtime_nsec, tag (2).
-const SLOT_WORDS: usize = 8;
+/// Words per slot: sequence, the version (7: dev, ino, size, mtime, mtime_nsec, ctime,
+/// ctime_nsec), tag (2).
+const SLOT_WORDS: usize = 10;
+/// Words of a slot that hold the version, after the sequence.
+const KEY_WORDS: usize = 7;
 /// Slots a version may live in.
 const SHARED_PROBES: usize = 4;
 
@@ -184,18 +197,12 @@ impl SharedTags {
         Ok(SharedTags { words })
     }
 
-    fn key(version: &Version) -> [u64; 5] {
-        [
-            version.dev,
-            version.ino,
-            version.size,
-            version.mtime as u64,
-            version.mtime_nsec as u64,
-        ]
+    fn key(version: &Version) -> [u64; KEY_WORDS] {
+        version.words()
     }
 
     /// The slots `version` may live in.
-    fn group(&self, key: &[u64; 5]) -> impl Iterator<Item = &'static [AtomicU64]> {
+    fn group(&self, key: &[u64; KEY_WORDS]) -> impl Iterator<Item = &'static [AtomicU64]> {
         let slots = self.words.len() / SLOT_WORDS;
         // FNV-1a over the key's words: cheap, and spread enough for inode numbers.
         let hash = key.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, w| {
@@ -221,10 +228,10 @@ impl SharedTags {
                 *word = stored.load(Ordering::Relaxed);
             }
             fence(Ordering::Acquire);
-            if slot[0].load(Ordering::Relaxed) != before || words[..5] != key {
+            if slot[0].load(Ordering::Relaxed) != before || words[..KEY_WORDS] != key {
                 return None;
             }
-            let tag = (u128::from(words[5]) << 64) | u128::from(words[6]);
+            let tag = (u128::from(words[KEY_WORDS]) << 64) | u128::from(words[KEY_WORDS + 1]);
             Some(format!("\"{tag:032x}\""))
         })
     }
@@ -245,7 +252,7 @@ impl SharedTags {
         let free = self.group(&key).find(|slot| {
             let sequence = slot[0].load(Ordering::Relaxed);
             sequence == 0
-                || slot[1..6]
+                || slot[1..=KEY_WORDS]
                     .iter()
                     .zip(&key)
                     .all(|(w, k)| w.load(Ordering::Relaxed) == *k)
@@ -280,7 +287,7 @@ fn spawn_hasher() -> Hasher {
         .spawn(move || {
             for (version, file) in incoming {
                 if finished
-                    .send((version, hash_file(&file, version.size)))
+                    .send((version, hash_version(&file, &version)))
                     .is_err()
                 {
                     return;
@@ -291,6 +298,17 @@ fn spawn_hasher() -> Hasher {
         tracing::error!("cannot start the ETag hasher thread: {e}");
     }
     Hasher { jobs, done }
+}
+
+/// The ETag of `version` of `file`: its bytes hashed, then the file stat'ed again. A version that
+/// moved meanwhile gets no tag from this hash (`Interrupted`): what was read may be part one
+/// version and part another.
+fn hash_version(file: &File, version: &Version) -> io::Result<String> {
+    let tag = hash_file(file, version.size)?;
+    if Version::of(&file.metadata()?) != *version {
+        return Err(io::ErrorKind::Interrupted.into());
+    }
+    Ok(tag)
 }
 
 /// The ETag for `len` bytes of `file`, read with pread (the file's offset is shared with any
@@ -332,6 +350,8 @@ mod tests {
             size: 8 << 20,
             mtime: 1_700_000_000,
             mtime_nsec: 5,
+            ctime: 1_700_000_000,
+            ctime_nsec: 7,
         }
     }
 
@@ -344,7 +364,7 @@ mod tests {
         assert_eq!(table.get(&version(7)), Some(tag.clone()));
         assert_eq!(table.get(&version(8)), None);
         let changed = Version {
-            mtime_nsec: 6,
+            ctime_nsec: 8,
             ..version(7)
         };
         assert_eq!(
@@ -410,14 +430,15 @@ mod tests {
         let file = File::open(&path).unwrap();
         let meta = file.metadata().unwrap();
         let etags = Etags::default();
+        let settled = super::super::version::now() + 10_000_000_000;
         assert_eq!(
-            etags.get(&file, &meta),
+            etags.get(&file, &meta, settled),
             None,
             "not computed on the request path"
         );
         let mut tag = None;
         for _ in 0..500 {
-            tag = etags.get(&file, &meta);
+            tag = etags.get(&file, &meta, settled);
             if tag.is_some() {
                 break;
             }
@@ -425,7 +446,7 @@ mod tests {
         }
         assert_eq!(
             tag.as_deref(),
-            Some(hash_file(&file, meta.size()).unwrap().as_str())
+            Some(hash_file(&file, meta.len()).unwrap().as_str())
         );
     }
 }

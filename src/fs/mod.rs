@@ -38,9 +38,13 @@ pub(crate) mod open;
 pub mod path;
 pub mod range;
 mod representation;
+mod root;
 pub mod rules;
+pub mod version;
+pub mod watch;
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -51,10 +55,13 @@ use crate::{error, limits};
 use compress::CompressCache;
 use conditional::Precondition;
 use encoding::{Accepted, Coding};
+use etag::Etags;
 pub use etag::SharedTags;
-use etag::{Etags, Version};
 use open::{Opened, RootDir};
 use path::Resolved;
+use root::FollowedRoot;
+use version::Version;
+use watch::{Validity, Watched, Watcher};
 
 /// What the methods a static server allows are, for `Allow`.
 pub const ALLOW: &str = "GET, HEAD, OPTIONS";
@@ -73,6 +80,30 @@ pub struct Site {
     etags: Rc<Etags>,
     /// Compressed copies made for `--compress`.
     compressed: Rc<CompressCache>,
+    /// The worker's inotify watches.
+    watcher: Rc<Watcher>,
+    /// The lookups of the request being served, while the response cache wants them
+    /// (`serve_recorded`): what its answer depends on.
+    looked: RefCell<Option<Vec<Lookup>>>,
+}
+
+/// One lookup the pipeline made beneath the root: the path, and the version it found there
+/// (`None`: nothing was there).
+#[derive(Debug)]
+struct Lookup {
+    relative: Vec<u8>,
+    found: Option<Version>,
+}
+
+/// Whether, and how, an answer may be kept (`Site::keep`).
+#[derive(Debug)]
+pub enum Keep {
+    /// Until this flag clears: every path the answer depends on is watched.
+    Watched(Vec<Rc<Validity>>),
+    /// Only while its file version is checked again from time to time (no watch possible).
+    Revalidated,
+    /// Not at all: it changed already, or its paths cannot be watched.
+    Never,
 }
 
 /// What a worker's sites share: the ETags and compressed copies of files. Both are keyed by the
@@ -82,6 +113,7 @@ pub struct Site {
 pub struct FileCaches {
     etags: Rc<Etags>,
     compressed: Rc<CompressCache>,
+    watcher: Rc<Watcher>,
 }
 
 impl FileCaches {
@@ -91,6 +123,7 @@ impl FileCaches {
         FileCaches {
             etags: Rc::new(Etags::new(shared_tags)),
             compressed: Rc::new(CompressCache::new(compress_cache_bytes)),
+            watcher: Rc::new(Watcher::new()),
         }
     }
 }
@@ -106,6 +139,8 @@ pub struct Reply {
     /// The file served, relative to the root, when it is not the request's path (a directory's
     /// index, the SPA fallback) and the site has header rules: they match either path.
     served: Option<Vec<u8>>,
+    /// The lookups beneath the root it was made from, when recorded (`serve_recorded`).
+    looked: Vec<Lookup>,
 }
 
 /// Fields an error's answer must keep when a configured page replaces its body: 405's `Allow`
@@ -130,6 +165,7 @@ impl From<Response> for Reply {
             response,
             version: None,
             served: None,
+            looked: Vec::new(),
         }
     }
 }
@@ -138,7 +174,7 @@ impl From<Response> for Reply {
 enum Root {
     /// The welcome site compiled into the binary.
     Builtin,
-    Dir(RootDir),
+    Dir(FollowedRoot),
 }
 
 /// Per-site switches from the command line or the configuration file.
@@ -190,14 +226,82 @@ impl Site {
     ) -> std::io::Result<Site> {
         let root = match root {
             None => Root::Builtin,
-            Some(path) => Root::Dir(RootDir::open(path)?),
+            Some(path) => Root::Dir(FollowedRoot::open(path, caches.watcher.clone())?),
         };
         Ok(Site {
             root,
             options,
             etags: caches.etags.clone(),
             compressed: caches.compressed.clone(),
+            watcher: caches.watcher.clone(),
+            looked: RefCell::new(None),
         })
+    }
+
+    /// Takes in the changes on disk reported so far (`watch.rs`): before anything kept is
+    /// trusted.
+    pub fn sync(&self) {
+        self.watcher.sync();
+    }
+
+    /// The root folder as its path names it now; `None` for the built-in site or a root that is
+    /// missing.
+    fn root_dir(&self) -> Option<Rc<RootDir>> {
+        match &self.root {
+            Root::Builtin => None,
+            Root::Dir(root) => root.current(),
+        }
+    }
+
+    /// Opens `relative` beneath `root`, noting the lookup while it is being recorded.
+    fn look_up(&self, root: &RootDir, relative: &[u8]) -> std::io::Result<Opened> {
+        let opened = root.open_beneath(relative);
+        if let Some(looked) = self.looked.borrow_mut().as_mut() {
+            let found = match &opened {
+                Ok(opened) => Some(Version::of(&opened.meta)),
+                Err(e) if is_missing(e) => None,
+                // Any other error is not cached (only 200 and 404 are), so it need not be noted.
+                Err(_) => return opened,
+            };
+            looked.push(Lookup {
+                relative: relative.to_vec(),
+                found,
+            });
+        }
+        opened
+    }
+
+    /// [`Site::serve`], noting every lookup beneath the root, for [`Site::keep`].
+    pub fn serve_recorded(&self, request: &Request<'_, '_>, accepted: &Accepted) -> Reply {
+        *self.looked.borrow_mut() = Some(Vec::new());
+        let mut reply = self.serve(request, accepted);
+        reply.looked = self.looked.borrow_mut().take().unwrap_or_default();
+        reply
+    }
+
+    /// Whether `reply` (from [`Site::serve_recorded`]) may be kept, and the flags that say until
+    /// when: every lookup it made is watched, then made again, so a change at any moment since
+    /// is either found now or reported later.
+    pub fn keep(&self, reply: &Reply) -> Keep {
+        let Root::Dir(followed) = &self.root else {
+            // The compiled-in site never changes.
+            return Keep::Revalidated;
+        };
+        let Some(root) = followed.current() else {
+            return Keep::Never;
+        };
+        let validity = Watcher::validity();
+        for lookup in &reply.looked {
+            match self
+                .watcher
+                .watch(&root, &lookup.relative, lookup.found, &validity)
+            {
+                Watched::Yes => {}
+                Watched::NotNow => return Keep::Revalidated,
+                Watched::Changed | Watched::Never => return Keep::Never,
+            }
+        }
+        Keep::Watched(vec![validity, followed.validity()])
     }
 
     /// Runs the pipeline for one request; `accepted` is its Accept-Encoding, parsed once by the
@@ -271,10 +375,14 @@ impl Site {
         }
         let root = match &self.root {
             Root::Builtin => return builtin::serve(resolved).into(),
-            Root::Dir(root) => root,
+            Root::Dir(followed) => match followed.current() {
+                Some(root) => root,
+                None => return builtin::not_found().into(),
+            },
         };
+        let root = &*root;
         // 5. open
-        let opened = match root.open_beneath(&resolved.relative()) {
+        let opened = match self.look_up(root, &resolved.relative()) {
             Ok(opened) => opened,
             Err(e) if is_missing(&e) && self.spa_route(request, resolved) => {
                 return self.spa_fallback(root, request, accepted, resolved);
@@ -331,14 +439,15 @@ impl Site {
             fields.push(("Content-Encoding", Cow::Borrowed(chosen.coding.token())));
         }
         fields.push(("X-Content-Type-Options", Cow::Borrowed("nosniff")));
-        // 9. range, 10. body
-        let version = Some(chosen.version);
+        // 9. range, 10. body. A racy version is served, and never cached (`version.rs`).
+        let version = (!chosen.racy).then_some(chosen.version);
         let response = body::respond(request, chosen, content_type, fields, range_applies);
         let served = (!self.options.rules.headers.rules.is_empty()).then(|| relative.to_vec());
         Reply {
             response,
             version,
             served,
+            looked: Vec::new(),
         }
     }
 
@@ -353,7 +462,7 @@ impl Site {
     ) -> Reply {
         for name in &self.options.index {
             let index = resolved.child(name.as_bytes());
-            match root.open_beneath(&index) {
+            match self.look_up(root, &index) {
                 Ok(opened) if opened.meta.is_file() => {
                     return self.serve_file(
                         root,
@@ -440,21 +549,24 @@ impl Site {
     /// fields, plus those of the error that RFC 9110 requires with its status (see
     /// `Reply::carrying`).
     pub fn error_page(&self, status: Status) -> Option<Reply> {
-        let Root::Dir(root) = &self.root else {
-            return None;
-        };
+        let root = self.root_dir()?;
         let configured = self.options.error_pages.iter().find(|(s, _)| *s == status);
         let path = match configured {
             Some((_, path)) => path.as_str(),
             None if status == Status::NOT_FOUND => NOT_FOUND_FILE,
             None => return None,
         };
-        let opened = root.open_beneath(path.as_bytes()).ok()?;
+        let opened = self.look_up(&root, path.as_bytes()).ok()?;
         if !opened.meta.is_file() {
             return None;
         }
         let name = path.rsplit('/').next().unwrap_or(path);
-        Some(file_response(status, opened, name.as_bytes(), &self.options.types))
+        Some(file_response(
+            status,
+            opened,
+            name.as_bytes(),
+            &self.options.types,
+        ))
     }
 
     /// Whether a missing path gets the SPA fallback: a GET or HEAD whose last segment has no
@@ -478,7 +590,7 @@ impl Site {
         let Some(fallback) = &self.options.spa_fallback else {
             return self.not_found();
         };
-        match root.open_beneath(fallback.as_bytes()) {
+        match self.look_up(root, fallback.as_bytes()) {
             Ok(opened) if opened.meta.is_file() => {
                 let name = fallback.rsplit('/').next().unwrap_or(fallback);
                 let relative = fallback.as_bytes();
@@ -513,6 +625,7 @@ fn redirect_to_directory(resolved: &Resolved, query: Option<&str>) -> Response {
 fn file_response(status: Status, opened: Opened, name: &[u8], types: &mime::Types) -> Reply {
     let len = opened.meta.len();
     let version = Version::of(&opened.meta);
+    let version = (!version.is_racy_at(opened.read_at)).then_some(version);
     let mut response = Response::new(
         status,
         Body::File {
@@ -527,7 +640,8 @@ fn file_response(status: Status, opened: Opened, name: &[u8], types: &mime::Type
     }
     Reply {
         response: response.with_header("X-Content-Type-Options", "nosniff"),
-        version: Some(version),
+        version,
         served: None,
+        looked: Vec::new(),
     }
 }

@@ -31,6 +31,9 @@ pub(crate) struct RootDir {
 pub(crate) struct Opened {
     pub file: File,
     pub meta: Metadata,
+    /// The wall clock just before `meta` was read, for the racy-version rule
+    /// (`version::Version::is_racy_at`).
+    pub read_at: i128,
 }
 
 /// O_NONBLOCK so that opening a FIFO someone left in the root cannot block the worker.
@@ -53,6 +56,18 @@ impl RootDir {
         })
     }
 
+    /// The root's descriptor, which every open beneath it starts from.
+    pub(crate) fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.fd.as_fd()
+    }
+
+    /// Which folder this is: its device and inode.
+    pub(crate) fn identity(&self) -> Option<(u64, u64)> {
+        let stat = nix::sys::stat::fstat(&self.fd).ok()?;
+        Some((stat.st_dev, stat.st_ino))
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
@@ -69,8 +84,13 @@ impl RootDir {
             self.open_canonical(relative)?
         };
         let file = File::from(fd);
+        let read_at = super::version::now();
         let meta = file.metadata()?;
-        Ok(Opened { file, meta })
+        Ok(Opened {
+            file,
+            meta,
+            read_at,
+        })
     }
 
     fn openat2_beneath(&self, relative: &Path, extra: ResolveFlag) -> Result<OwnedFd, Errno> {
