@@ -9,6 +9,7 @@ mod support;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use support::{H2Request, Server, exchange_h2c, write_file};
@@ -577,3 +578,154 @@ fn the_root_follows_its_path_across_a_symlink_swap_and_a_new_folder() {
     lab.assert_status("/", 404, "a missing root");
     lab.server.wait_for("the root cannot be opened");
 }
+
+/// A file that shrinks while its body is on the way: the client gets a prefix of what was
+/// promised and then the end of the connection (HTTP/1.1) or of the stream (HTTP/2), never
+/// padding and never bytes of another length, over all four ways in: plain, TLS, h2c, h2.
+#[test]
+fn a_body_that_shrinks_while_sent_is_cut_short() {
+    let ca = support::Authority::new();
+    let dir = tempfile::tempdir().unwrap();
+    ca.leaf(&["a.test"]).write(dir.path(), "a");
+    std::fs::create_dir(dir.path().join("www")).unwrap();
+    let len = 16 << 20;
+    let original = support::pattern(len);
+    let config = "workers = 1\n[[site]]\nlisten = [\"127.0.0.1:0\"]\nlisten_tls = [\"127.0.0.1:0\"]\n\
+                  server_names = [\"a.test\"]\nroot = \"www\"\nhttp2_cleartext = true\n\
+                  [site.tls]\ncert = \"a.pem\"\nkey = \"a.key\"\n";
+    let file = write_file(dir.path(), "site.toml", config);
+    let server = Server::start_exact(&["-c", file.to_str().unwrap()]);
+    let (plain, tls) = (server.addrs[0], server.addrs[1]);
+    let path = dir.path().join("www/big.bin");
+    let client_config = Arc::new(ca.client(&[support::TLS13]));
+
+    // A socket with a small receive buffer, so the server is held up after a little.
+    let small_socket = |addr: SocketAddr| {
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(16 * 1024).unwrap();
+        socket.connect(&addr.into()).unwrap();
+        let stream: std::net::TcpStream = socket.into();
+        stream.set_read_timeout(Some(support::WAIT)).unwrap();
+        stream
+    };
+    let check = |way: &str, received: &[u8]| {
+        assert!(
+            received.len() < len,
+            "{way}: cut short, not {} bytes",
+            received.len()
+        );
+        assert!(
+            received.len() >= 32 * 1024,
+            "{way}: the first bytes went out"
+        );
+        assert!(
+            received == &original[..received.len()],
+            "{way}: only the file's own bytes"
+        );
+    };
+    let http1 = |stream: &mut dyn ReadWrite, way: &str| {
+        std::fs::write(&path, &original).unwrap();
+        stream
+            .write_all(b"GET /big.bin HTTP/1.1\r\nHost: a.test\r\n\r\n")
+            .unwrap();
+        let mut received = vec![0u8; 64 * 1024];
+        stream.read_exact(&mut received).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(len as u64 / 2)
+            .unwrap();
+        // To the end of the connection (a read error counts: TLS without close_notify).
+        let mut rest = Vec::new();
+        let _ = stream.read_to_end(&mut rest);
+        received.extend_from_slice(&rest);
+        let head_end = received.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8_lossy(&received[..head_end]).to_string();
+        assert!(
+            head.contains(&format!("Content-Length: {len}\r\n")),
+            "{way}: {head}"
+        );
+        check(way, &received[head_end..]);
+    };
+
+    http1(&mut small_socket(plain), "plain HTTP/1.1");
+    let mut tls_stream = {
+        let mut socket = small_socket(tls);
+        let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
+        let mut conn = rustls::ClientConnection::new(client_config.clone(), name).unwrap();
+        while conn.is_handshaking() {
+            conn.complete_io(&mut socket).unwrap();
+        }
+        rustls::StreamOwned::new(conn, socket)
+    };
+    http1(&mut tls_stream, "HTTP/1.1 over TLS");
+
+    for (way, addr) in [("h2c", plain), ("h2 over TLS", tls)] {
+        std::fs::write(&path, &original).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let received = runtime.block_on(async {
+            let tcp = tokio::net::TcpStream::from_std({
+                let s = small_socket(addr);
+                s.set_nonblocking(true).unwrap();
+                s
+            })
+            .unwrap();
+            let io: Box<dyn AsyncIo> = if way == "h2c" {
+                Box::new(tcp)
+            } else {
+                let mut config = (*client_config).clone();
+                config.alpn_protocols = vec![b"h2".to_vec()];
+                let name = rustls::pki_types::ServerName::try_from("a.test").unwrap();
+                let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+                Box::new(connector.connect(name, tcp).await.unwrap())
+            };
+            let (client, connection) = h2::client::handshake(io).await.unwrap();
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
+            let mut client = client.ready().await.unwrap();
+            let request = http::Request::get(format!("http://a.test/big.bin"))
+                .body(())
+                .unwrap();
+            let (response, _) = client.send_request(request, true).unwrap();
+            let mut body = response.await.unwrap().into_body();
+            // Half a window, not released: the server soon waits for more window.
+            let mut received = Vec::new();
+            while received.len() < 32 * 1024 {
+                let chunk = body.data().await.unwrap().unwrap();
+                received.extend_from_slice(&chunk);
+            }
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(len as u64 / 2)
+                .unwrap();
+            let _ = body.flow_control().release_capacity(received.len());
+            let ended = loop {
+                match body.data().await {
+                    Some(Ok(chunk)) => {
+                        let _ = body.flow_control().release_capacity(chunk.len());
+                        received.extend_from_slice(&chunk);
+                    }
+                    Some(Err(e)) => break Some(e),
+                    None => break None,
+                }
+            };
+            let reset = ended.and_then(|e| e.reason());
+            assert!(reset.is_some(), "{way}: the stream is reset, not ended");
+            received
+        });
+        check(way, &received);
+    }
+}
+
+trait ReadWrite: std::io::Read + std::io::Write {}
+impl<T: std::io::Read + std::io::Write> ReadWrite for T {}
+trait AsyncIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> AsyncIo for T {}
