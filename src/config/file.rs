@@ -28,6 +28,7 @@ use crate::access_log::{self, Destination, Format, SinkId, Spec};
 use crate::auth::{self, BasicAuth};
 use crate::conn::{ConnLimits, Http2Limits};
 use crate::fs::SiteOptions;
+use crate::fs::mime::{self, Types};
 use crate::fs::open::RootDir;
 use crate::fs::rules::{HeaderRule, HeaderRules, Redirect, Rules, compile_glob};
 use crate::http::Status;
@@ -104,6 +105,9 @@ struct SiteSchema {
     #[serde(default)]
     compress: bool,
     cache_control: Option<Spanned<String>>,
+    default_type: Option<Spanned<String>>,
+    #[serde(default)]
+    types: BTreeMap<Spanned<String>, Spanned<String>>,
     spa_fallback: Option<Spanned<String>>,
     health_path: Option<Spanned<String>>,
     #[serde(default)]
@@ -603,6 +607,7 @@ fn compile_site(
             );
         }
     }
+    options.types = compile_types(site, problems);
     if let Some(index) = &site.index {
         options.index = Vec::new();
         for name in index {
@@ -684,6 +689,56 @@ fn compile_site(
         certificate: None,
         acme: None,
     }
+}
+
+/// `default_type` and `[site.types]`: media types, checked here and interned, so that every
+/// response borrows its type.
+fn compile_types(site: &SiteSchema, problems: &mut Problems) -> Types {
+    const MEDIA_TYPE: &str = "must be a media type such as \"text/plain\"";
+    let default = site.default_type.as_ref().and_then(|value| {
+        if mime::is_media_type(value.get_ref()) {
+            Some(intern(value.get_ref()))
+        } else {
+            problems.at(value.span(), format!("default_type {MEDIA_TYPE}"));
+            None
+        }
+    });
+    let mut overrides: Vec<(String, &'static str)> = Vec::new();
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for (key, value) in &site.types {
+        let extension = key.get_ref();
+        let bad_key = extension.is_empty()
+            || (extension.bytes()).any(|b| {
+                matches!(b, b'.' | b'/' | b'\\') || b.is_ascii_whitespace() || b.is_ascii_control()
+            });
+        if bad_key {
+            problems.at(
+                key.span(),
+                "types keys are extensions without the dot, such as \"md\"",
+            );
+            continue;
+        }
+        // Keys differ in case only: the later one in the file is the mistake.
+        let lower = extension.to_ascii_lowercase();
+        if let Some((_, other)) = seen.iter().find(|(seen, _)| *seen == lower) {
+            let later = (*other).max(key.span().start);
+            problems.at(
+                later..later,
+                format!("{lower:?} is in types twice: extensions are compared without case"),
+            );
+            continue;
+        }
+        seen.push((lower, key.span().start));
+        if mime::is_media_type(value.get_ref()) {
+            overrides.push((extension.clone(), intern(value.get_ref())));
+        } else {
+            problems.at(
+                value.span(),
+                format!("the type for {extension:?} {MEDIA_TYPE}"),
+            );
+        }
+    }
+    Types::new(overrides, default)
 }
 
 /// The listen sockets of a file: each address once, plain or TLS.
@@ -1334,9 +1389,9 @@ fn compile_routes(
     routes
 }
 
-/// A header name from the configuration as the `&'static str` responses carry. Interned, so a
-/// reload that names the same fields again leaks nothing more.
-fn intern(name: &str) -> &'static str {
+/// A header name or media type from the configuration as the `&'static str` responses carry.
+/// Interned, so a reload that names the same ones again leaks nothing more.
+pub(super) fn intern(name: &str) -> &'static str {
     use std::collections::HashSet;
     use std::sync::Mutex;
     static NAMES: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);

@@ -21,6 +21,7 @@ use crate::access_log::{self, Destination, Format, SinkId, Spec};
 use crate::auth::BasicAuth;
 use crate::conn::{ConnLimits, Http2Limits};
 use crate::fs::SiteOptions;
+use crate::fs::mime::{self, Types};
 use crate::http::parse::HeadLimits;
 use crate::limits;
 use crate::proxy_proto::Cidr;
@@ -91,6 +92,12 @@ pub struct Cli {
     /// Cache-Control header for files, e.g. "public, max-age=3600".
     #[arg(long, value_name = "VALUE")]
     pub cache_control: Option<String>,
+
+    /// Content-Type for files with no extension or one no table knows, other than a project's
+    /// text files (README, LICENSE, Makefile...), e.g. "text/plain; charset=utf-8".
+    /// [default: application/octet-stream]
+    #[arg(long, value_name = "TYPE")]
+    pub default_type: Option<String>,
 
     /// Seconds a client has to send a whole request head.
     #[arg(long, value_name = "SECS", default_value_t = limits::HEADER_TIMEOUT.as_secs_f64())]
@@ -191,7 +198,7 @@ pub struct Cli {
 }
 
 /// The options that describe what `-c FILE` describes instead.
-const SITE_ARGS: [&str; 30] = [
+const SITE_ARGS: [&str; 31] = [
     "tls_listen",
     "proxy_protocol",
     "trusted_proxies",
@@ -206,6 +213,7 @@ const SITE_ARGS: [&str; 30] = [
     "compress_cache_bytes",
     "file_cache_bytes",
     "cache_control",
+    "default_type",
     "header_timeout",
     "keepalive_timeout",
     "send_timeout",
@@ -366,6 +374,13 @@ impl Config {
         {
             bail!("--cache-control must be a non-empty header value without control characters");
         }
+        let default_type = match &cli.default_type {
+            Some(value) if !mime::is_media_type(value) => {
+                bail!("--default-type must be a media type such as \"text/plain\"")
+            }
+            Some(value) => Some(file::intern(value)),
+            None => None,
+        };
         if cli.max_requests_per_connection == 0 {
             bail!("--max-requests-per-connection must be at least 1");
         }
@@ -396,6 +411,7 @@ impl Config {
                 hidden: cli.hidden,
                 compress: cli.compress,
                 cache_control: cli.cache_control,
+                types: Types::new(Vec::new(), default_type),
                 ..SiteOptions::default()
             },
             auth: None,
