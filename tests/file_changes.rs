@@ -689,7 +689,7 @@ fn a_body_that_shrinks_while_sent_is_cut_short() {
                 let _ = connection.await;
             });
             let mut client = client.ready().await.unwrap();
-            let request = http::Request::get(format!("http://a.test/big.bin"))
+            let request = http::Request::get("http://a.test/big.bin")
                 .body(())
                 .unwrap();
             let (response, _) = client.send_request(request, true).unwrap();

@@ -98,12 +98,27 @@ pub enum Watched {
     NotNow,
 }
 
+/// One inotify watch and what depends on it.
+#[derive(Debug)]
+struct Watch {
+    descriptor: WatchDescriptor,
+    dependents: Vec<Dependent>,
+}
+
+/// `struct inotify_event` without its name.
+const EVENT_HEAD: usize = 16;
+/// Room for many events per read; inotify(7) asks for at least one with the longest name.
+const EVENT_BUFFER: usize = 16 * 1024;
+
 /// A worker's watches. It belongs to the worker's one thread.
 #[derive(Debug)]
 pub struct Watcher {
     /// `None` when inotify is not available: every `watch` fails and callers revalidate.
     inotify: Option<Inotify>,
-    watches: RefCell<HashMap<WatchDescriptor, Vec<Dependent>>>,
+    /// By the watch descriptor's number, as events name it.
+    watches: RefCell<HashMap<i32, Watch>>,
+    /// Where events are read into; kept, so that an empty read costs nothing else.
+    buffer: RefCell<Box<[u8]>>,
     /// The watch limit was reached once: said once per worker, not once per file.
     warned: Cell<bool>,
 }
@@ -160,6 +175,7 @@ impl Watcher {
         Watcher {
             inotify,
             watches: RefCell::new(HashMap::new()),
+            buffer: RefCell::new(vec![0; EVENT_BUFFER].into_boxed_slice()),
             warned: Cell::new(false),
         }
     }
@@ -169,47 +185,65 @@ impl Watcher {
         Rc::new(Validity(Cell::new(true)))
     }
 
-    /// Takes in every event queued so far and clears the flags they concern.
+    /// Takes in every event queued so far and clears the flags they concern. Called before
+    /// every answer from memory, so the common case (nothing queued) is one `read` that fails
+    /// with EAGAIN, into a buffer kept for it: nothing is zeroed or allocated.
     pub fn sync(&self) {
         let Some(inotify) = &self.inotify else {
             return;
         };
+        let mut buffer = self.buffer.borrow_mut();
         loop {
-            let events = match inotify.read_events() {
-                Ok(events) => events,
+            let read = match nix::unistd::read(inotify, &mut buffer[..]) {
+                Ok(read) => read,
                 Err(Errno::EINTR) => continue,
                 Err(_) => return,
             };
-            let mut watches = self.watches.borrow_mut();
-            for event in events {
-                if event.mask.contains(AddWatchFlags::IN_Q_OVERFLOW) {
-                    for dependents in watches.values() {
-                        dependents.iter().for_each(clear);
-                    }
-                    watches.clear();
-                    continue;
-                }
-                let Some(dependents) = watches.get_mut(&event.wd) else {
-                    continue;
-                };
-                let name = event.name.as_deref().map(OsStr::as_bytes);
-                dependents.retain(|dependent| {
-                    let concerned = dependent.interest.concerns(name);
-                    if concerned {
-                        clear(dependent);
-                    }
-                    !concerned && dependent.validity.strong_count() > 0
-                });
-                if event.mask.contains(AddWatchFlags::IN_IGNORED) || dependents.is_empty() {
-                    // The kernel dropped the watch (the inode is gone), or nothing needs it.
-                    watches
-                        .remove(&event.wd)
-                        .unwrap_or_default()
-                        .iter()
-                        .for_each(clear);
-                    if !event.mask.contains(AddWatchFlags::IN_IGNORED) {
-                        let _ = inotify.rm_watch(event.wd);
-                    }
+            let mut events = &buffer[..read];
+            // struct inotify_event: wd, mask, cookie, len (4 bytes each), then `len` bytes of
+            // name, padded with NULs. The kernel writes whole events only.
+            while events.len() >= EVENT_HEAD {
+                let word = |at: usize| u32::from_ne_bytes(events[at..at + 4].try_into().unwrap());
+                let (wd, mask, len) = (word(0) as i32, word(4), word(12) as usize);
+                let end = (EVENT_HEAD + len).min(events.len());
+                let name = &events[EVENT_HEAD..end];
+                let name = name
+                    .iter()
+                    .position(|&b| b == 0)
+                    .map_or(name, |nul| &name[..nul]);
+                self.take(inotify, wd, mask, (!name.is_empty()).then_some(name));
+                events = &events[end..];
+            }
+        }
+    }
+
+    /// Clears the flags one event concerns.
+    fn take(&self, inotify: &Inotify, wd: i32, mask: u32, name: Option<&[u8]>) {
+        let mut watches = self.watches.borrow_mut();
+        if mask & libc::IN_Q_OVERFLOW != 0 {
+            for watch in watches.values() {
+                watch.dependents.iter().for_each(clear);
+            }
+            watches.clear();
+            return;
+        }
+        let Some(watch) = watches.get_mut(&wd) else {
+            return;
+        };
+        watch.dependents.retain(|dependent| {
+            let concerned = dependent.interest.concerns(name);
+            if concerned {
+                clear(dependent);
+            }
+            !concerned && dependent.validity.strong_count() > 0
+        });
+        let ignored = mask & libc::IN_IGNORED != 0;
+        if ignored || watch.dependents.is_empty() {
+            // The kernel dropped the watch (the inode is gone), or nothing needs it.
+            if let Some(watch) = watches.remove(&wd) {
+                watch.dependents.iter().for_each(clear);
+                if !ignored {
+                    let _ = inotify.rm_watch(watch.descriptor);
                 }
             }
         }
@@ -346,7 +380,11 @@ impl Watcher {
             Err(_) => return false,
         };
         let mut watches = self.watches.borrow_mut();
-        let dependents = watches.entry(wd).or_default();
+        let watch = watches.entry(wd.as_raw()).or_insert_with(|| Watch {
+            descriptor: wd,
+            dependents: Vec::new(),
+        });
+        let dependents = &mut watch.dependents;
         if dependents.len() >= 8 && dependents.len().is_power_of_two() {
             dependents.retain(|d| d.validity.strong_count() > 0);
         }
