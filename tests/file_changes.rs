@@ -631,12 +631,7 @@ fn a_body_that_shrinks_while_sent_is_cut_short() {
             .unwrap();
         let mut received = vec![0u8; 64 * 1024];
         stream.read_exact(&mut received).unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(len as u64 / 2)
-            .unwrap();
+        truncate(&path, len / 2);
         // To the end of the connection (a read error counts: TLS without close_notify).
         let mut rest = Vec::new();
         let _ = stream.read_to_end(&mut rest);
@@ -700,12 +695,7 @@ fn a_body_that_shrinks_while_sent_is_cut_short() {
                 let chunk = body.data().await.unwrap().unwrap();
                 received.extend_from_slice(&chunk);
             }
-            std::fs::File::options()
-                .write(true)
-                .open(&path)
-                .unwrap()
-                .set_len(len as u64 / 2)
-                .unwrap();
+            truncate(&path, len / 2);
             let _ = body.flow_control().release_capacity(received.len());
             let ended = loop {
                 match body.data().await {
@@ -723,6 +713,12 @@ fn a_body_that_shrinks_while_sent_is_cut_short() {
         });
         check(way, &received);
     }
+}
+
+/// Cuts the file at `path` to `len` bytes, in place.
+fn truncate(path: &Path, len: usize) {
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_len(len as u64).unwrap();
 }
 
 trait ReadWrite: std::io::Read + std::io::Write {}

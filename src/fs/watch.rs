@@ -290,8 +290,10 @@ impl Watcher {
             walked.extend_from_slice(name);
             match open_folder(root.fd(), &walked) {
                 Ok(next) => folder = Some(next),
-                // Missing on the way: the watch on its parent sees it made.
+                // Missing on the way: the watch on its parent sees it made. If the pipeline found
+                // something there, it has gone since.
                 Err(Errno::ENOENT | Errno::ENOTDIR) if found.is_none() => return Watched::Yes,
+                Err(Errno::ENOENT | Errno::ENOTDIR) => return Watched::Changed,
                 Err(Errno::ELOOP | Errno::EXDEV) => return Watched::Never,
                 Err(_) => return Watched::NotNow,
             }
