@@ -25,7 +25,7 @@ use std::time::Duration;
 use tracing::warn;
 
 use crate::fs::etag::Version;
-use crate::fs::{Reply, Site, encoding};
+use crate::fs::{Later, Reply, Served, Site, encoding};
 use crate::http::encode::{
     Persistence, http2_fields, write_head, write_head_end, write_head_prefix,
 };
@@ -67,18 +67,31 @@ enum CachedBody {
     Shared(Rc<[u8]>),
 }
 
-/// A response on its way out: made for this request, or taken from the cache.
+/// A response on its way out: made for this request, taken from the cache, or still being
+/// made (`Later`: a listing built off the worker's thread), which the connection awaits with
+/// [`Outgoing::ready`] before it encodes anything.
 #[derive(Debug)]
 pub enum Outgoing {
     Built(Response),
     Cached(Rc<Entry>),
+    Later(Later),
 }
 
 impl Outgoing {
+    /// The response itself, once it is made: `Later` is awaited (the connection's other work
+    /// goes on meanwhile); the others are ready already.
+    pub async fn ready(self) -> Outgoing {
+        match self {
+            Outgoing::Later(later) => Outgoing::Built(later.await.response),
+            ready => ready,
+        }
+    }
+
     pub fn status(&self) -> Status {
         match self {
             Outgoing::Built(response) => response.status,
             Outgoing::Cached(entry) => entry.status,
+            Outgoing::Later(_) => unready().status,
         }
     }
 
@@ -90,6 +103,7 @@ impl Outgoing {
                 out.extend_from_slice(&entry.head_prefix);
                 write_head_end(out, persistence);
             }
+            Outgoing::Later(_) => write_head(out, &unready(), persistence),
         }
     }
 
@@ -111,6 +125,7 @@ impl Outgoing {
                     .clone();
                 (entry.status, fields, Outgoing::Cached(entry).into_body())
             }
+            Outgoing::Later(_) => Outgoing::Built(unready()).into_http2(),
         }
     }
 
@@ -125,8 +140,16 @@ impl Outgoing {
                     len: bytes.len(),
                 },
             },
+            Outgoing::Later(_) => unready().body,
         }
     }
+}
+
+/// What a `Later` encoded before it was awaited would say: never sent, since the connections
+/// await `Outgoing::ready` first; were one not to, its client would get a whole 500, never a
+/// head and body that disagree.
+fn unready() -> Response {
+    Response::error(Status::INTERNAL_SERVER_ERROR)
 }
 
 impl Entry {
@@ -201,20 +224,27 @@ impl ResponseCache {
     pub fn serve(&self, site_index: usize, site: &Site, request: &Request<'_, '_>) -> Outgoing {
         let accepted = encoding::parse_lines(request.header_lines("accept-encoding"));
         if !self.eligible(request) {
-            return Outgoing::Built(site.serve(request, &accepted).response);
+            return match site.serve(request, &accepted) {
+                Served::Now(reply) => Outgoing::Built(reply.response),
+                Served::Later(later) => Outgoing::Later(later),
+            };
         }
         let target = request.target.as_bytes();
         let variant = (site_index as u32, accepted.variant());
+        // A reply that comes later (a listing) has no file version: nothing to keep.
         match self.lookup(target, variant) {
             Lookup::Fresh(entry) => Outgoing::Cached(entry),
-            Lookup::Stale(entry) => {
-                let fresh = site.serve(request, &accepted);
-                self.revalidate(target, variant, &entry, fresh)
-            }
-            Lookup::Miss => {
-                let fresh = site.serve(request, &accepted);
-                self.store(target, variant, fresh)
-            }
+            Lookup::Stale(entry) => match site.serve(request, &accepted) {
+                Served::Now(fresh) => self.revalidate(target, variant, &entry, fresh),
+                Served::Later(later) => {
+                    self.remove(target, variant);
+                    Outgoing::Later(later)
+                }
+            },
+            Lookup::Miss => match site.serve(request, &accepted) {
+                Served::Now(fresh) => self.store(target, variant, fresh),
+                Served::Later(later) => Outgoing::Later(later),
+            },
         }
     }
 

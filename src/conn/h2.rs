@@ -405,6 +405,9 @@ impl StreamTask {
         } else {
             host.answer(site, &self.shared.cache, &request, self.origin.secure)
         };
+        // A listing built off the worker's thread is awaited here, in the stream's task: the
+        // connection's task and its other streams go on meanwhile.
+        let outgoing = outgoing.ready().await;
         let hsts = host.hsts_value();
         let head_only = method == Method::Head;
         let (status, fields, body) = outgoing.into_http2();
