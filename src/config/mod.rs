@@ -70,6 +70,11 @@ pub struct Cli {
     #[arg(long)]
     pub listing: bool,
 
+    /// Most entries on a listing page; a larger folder shows its first N in the order asked
+    /// for, and says how many were left out.
+    #[arg(long, value_name = "N", default_value_t = limits::LISTING_LIMIT, requires = "listing")]
+    pub listing_limit: usize,
+
     /// Serve dotfiles and dot-directories (otherwise 404, except /.well-known/).
     #[arg(long)]
     pub hidden: bool,
@@ -191,7 +196,7 @@ pub struct Cli {
 }
 
 /// The options that describe what `-c FILE` describes instead.
-const SITE_ARGS: [&str; 30] = [
+const SITE_ARGS: [&str; 31] = [
     "tls_listen",
     "proxy_protocol",
     "trusted_proxies",
@@ -201,6 +206,7 @@ const SITE_ARGS: [&str; 30] = [
     "listen",
     "workers",
     "listing",
+    "listing_limit",
     "hidden",
     "compress",
     "compress_cache_bytes",
@@ -366,6 +372,9 @@ impl Config {
         {
             bail!("--cache-control must be a non-empty header value without control characters");
         }
+        if cli.listing_limit == 0 {
+            bail!("--listing-limit must be at least 1");
+        }
         if cli.max_requests_per_connection == 0 {
             bail!("--max-requests-per-connection must be at least 1");
         }
@@ -393,6 +402,7 @@ impl Config {
             root: cli.root,
             options: SiteOptions {
                 listing: cli.listing,
+                listing_limit: cli.listing_limit,
                 hidden: cli.hidden,
                 compress: cli.compress,
                 cache_control: cli.cache_control,

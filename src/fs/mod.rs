@@ -264,7 +264,9 @@ impl Site {
     pub fn serve(&self, request: &Request<'_, '_>, accepted: &Accepted) -> Served {
         let mut resolved = None;
         let mut reply = self.pipeline(request, accepted, &mut resolved);
-        if let (Some(pending), Some(resolved)) = (reply.listing.take(), resolved.take()) {
+        if let Some(pending) = reply.listing.take()
+            && let Some(resolved) = resolved.take()
+        {
             let site = self.clone();
             return Served::Later(Later(Box::pin(async move {
                 let reply = match pending.await {

@@ -190,7 +190,7 @@ impl Listings {
         };
         let now_ms = crate::clock::monotonic_ms();
         if let Some(page) = self.cache.borrow_mut().get(&key, &version, now_ms) {
-            debug!(path = %String::from_utf8_lossy(&relative), "listing kept");
+            debug!(path = %String::from_utf8_lossy(&relative), "listing served as kept");
             return Listed::Ready(page);
         }
         let (answer, answered) = oneshot::channel();
@@ -202,8 +202,9 @@ impl Listings {
             asked,
             answer,
         };
+        let path = String::from_utf8_lossy(&key.path).into_owned();
         match self.pool.get_or_init(pool::Pool::start).submit(job) {
-            Ok(()) => {}
+            Ok(()) => debug!(path, "listing queued"),
             Err(pool::Refused::Full) => {
                 if self
                     .busy_logged_ms
