@@ -33,7 +33,7 @@ use tracing::warn;
 
 use crate::fs::version::Version;
 use crate::fs::watch::Validity;
-use crate::fs::{Keep, Reply, Site, encoding};
+use crate::fs::{Keep, Later, Reply, Served, Site, encoding};
 use crate::http::encode::{
     Persistence, http2_fields, write_head, write_head_end, write_head_prefix,
 };
@@ -78,18 +78,31 @@ enum CachedBody {
     Shared(Rc<[u8]>),
 }
 
-/// A response on its way out: made for this request, or taken from the cache.
+/// A response on its way out: made for this request, taken from the cache, or still being
+/// made (`Later`: a listing built off the worker's thread), which the connection awaits with
+/// [`Outgoing::ready`] before it encodes anything.
 #[derive(Debug)]
 pub enum Outgoing {
     Built(Response),
     Cached(Rc<Entry>),
+    Later(Later),
 }
 
 impl Outgoing {
+    /// The response itself, once it is made: `Later` is awaited (the connection's other work
+    /// goes on meanwhile); the others are ready already.
+    pub async fn ready(self) -> Outgoing {
+        match self {
+            Outgoing::Later(later) => Outgoing::Built(later.await.response),
+            ready => ready,
+        }
+    }
+
     pub fn status(&self) -> Status {
         match self {
             Outgoing::Built(response) => response.status,
             Outgoing::Cached(entry) => entry.status,
+            Outgoing::Later(_) => unready().status,
         }
     }
 
@@ -101,6 +114,7 @@ impl Outgoing {
                 out.extend_from_slice(&entry.head_prefix);
                 write_head_end(out, persistence);
             }
+            Outgoing::Later(_) => write_head(out, &unready(), persistence),
         }
     }
 
@@ -122,6 +136,7 @@ impl Outgoing {
                     .clone();
                 (entry.status, fields, Outgoing::Cached(entry).into_body())
             }
+            Outgoing::Later(_) => Outgoing::Built(unready()).into_http2(),
         }
     }
 
@@ -136,8 +151,16 @@ impl Outgoing {
                     len: bytes.len(),
                 },
             },
+            Outgoing::Later(_) => unready().body,
         }
     }
+}
+
+/// What a `Later` encoded before it was awaited would say: never sent, since the connections
+/// await `Outgoing::ready` first; were one not to, its client would get a whole 500, never a
+/// head and body that disagree.
+fn unready() -> Response {
+    Response::error(Status::INTERNAL_SERVER_ERROR)
 }
 
 impl Entry {
@@ -214,20 +237,27 @@ impl ResponseCache {
         site.sync();
         let accepted = encoding::parse_lines(request.header_lines("accept-encoding"));
         if !self.eligible(request) {
-            return Outgoing::Built(site.serve(request, &accepted).response);
+            return match site.serve(request, &accepted) {
+                Served::Now(reply) => Outgoing::Built(reply.response),
+                Served::Later(later) => Outgoing::Later(later),
+            };
         }
         let target = request.target.as_bytes();
         let variant = (site_index as u32, accepted.variant());
+        // A reply that comes later (a listing) has no file version: nothing to keep.
         match self.lookup(target, variant) {
             Lookup::Fresh(entry) => Outgoing::Cached(entry),
-            Lookup::Stale(entry) => {
-                let fresh = site.serve_recorded(request, &accepted);
-                self.revalidate(site, target, variant, &entry, fresh)
-            }
-            Lookup::Miss => {
-                let fresh = site.serve_recorded(request, &accepted);
-                self.store(site, target, variant, fresh)
-            }
+            Lookup::Stale(entry) => match site.serve_recorded(request, &accepted) {
+                Served::Now(fresh) => self.revalidate(site, target, variant, &entry, fresh),
+                Served::Later(later) => {
+                    self.remove(target, variant);
+                    Outgoing::Later(later)
+                }
+            },
+            Lookup::Miss => match site.serve_recorded(request, &accepted) {
+                Served::Now(fresh) => self.store(site, target, variant, fresh),
+                Served::Later(later) => Outgoing::Later(later),
+            },
         }
     }
 

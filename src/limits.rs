@@ -213,3 +213,30 @@ pub const METRICS_PROCESSES: usize = 2 * MAX_WORKERS + 8;
 /// Largest request head the `[metrics]` socket reads: a scraper sends a request line and a few
 /// fields. Over it: 431, and the connection closes.
 pub const METRICS_REQUEST_BYTES: usize = 8 * 1024;
+
+/// Threads per worker that build directory listings, started on the worker's first listing.
+/// A listing reads and stats every entry of its folder and renders a row for each, so a
+/// 100,000-entry folder keeps a core busy for a fraction of a second: off the worker's one
+/// thread, that time no longer stalls the worker's other connections. Two let a second folder
+/// be listed while one is slow (a huge folder, a cold disk), and keep listings from taking
+/// more than two cores from workers that are, by default, one per core.
+pub const LISTING_THREADS: usize = 2;
+
+/// Listings waiting for a listing thread, per worker; each holds its folder's descriptor and
+/// its request's connection. A burst fits (a page of links to folders, ten tabs opened at
+/// once); past it a listing request is answered `503` with `Retry-After` at once, instead of
+/// joining a queue that a flood of listing requests could grow without bound.
+pub const LISTING_QUEUE: usize = 16;
+
+/// Entries on a listing page unless the site says otherwise (`listing_limit`,
+/// `--listing-limit`). A row is about 110 bytes with a camera's 23-character names, so 10,000
+/// rows are about 1.1 MB of HTML (about 2.5 MB with 100-character names), which a browser
+/// still lays out in about a second; a 100,000-entry page would be ten times that, for a
+/// table nobody scrolls through. A larger folder shows its first 10,000 entries in the order
+/// asked for, and says how many were left out. nginx and Caddy set no limit by default.
+pub const LISTING_LIMIT: usize = 10_000;
+
+/// Memory per worker for built listing pages (their HTML, or its compressed copy), kept until
+/// their folder changes (see `fs::listing::cache`): 16 MiB holds a 50,000-entry page three
+/// times over, or the pages of thousands of small folders. The oldest pages go first.
+pub const LISTING_CACHE_BYTES: usize = 16 << 20;

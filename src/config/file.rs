@@ -100,6 +100,7 @@ struct SiteSchema {
     index: Option<Vec<Spanned<String>>>,
     #[serde(default)]
     listing: bool,
+    listing_limit: Option<Spanned<usize>>,
     #[serde(default)]
     hidden: bool,
     #[serde(default)]
@@ -595,6 +596,18 @@ fn compile_site(
         }
     });
     options.listing = site.listing;
+    if let Some(limit) = &site.listing_limit {
+        if *limit.get_ref() == 0 {
+            problems.at(limit.span(), "listing_limit must be at least 1");
+        } else if !site.listing {
+            problems.at(
+                limit.span(),
+                "listing_limit without listing = true: no listing is served",
+            );
+        } else {
+            options.listing_limit = *limit.get_ref();
+        }
+    }
     options.hidden = site.hidden;
     options.compress = site.compress;
     if let Some(value) = &site.cache_control {

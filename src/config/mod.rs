@@ -71,6 +71,11 @@ pub struct Cli {
     #[arg(long)]
     pub listing: bool,
 
+    /// Most entries on a listing page; a larger folder shows its first N in the order asked
+    /// for, and says how many were left out.
+    #[arg(long, value_name = "N", default_value_t = limits::LISTING_LIMIT, requires = "listing")]
+    pub listing_limit: usize,
+
     /// Serve dotfiles and dot-directories (otherwise 404, except /.well-known/).
     #[arg(long)]
     pub hidden: bool,
@@ -198,7 +203,7 @@ pub struct Cli {
 }
 
 /// The options that describe what `-c FILE` describes instead.
-const SITE_ARGS: [&str; 31] = [
+const SITE_ARGS: [&str; 32] = [
     "tls_listen",
     "proxy_protocol",
     "trusted_proxies",
@@ -208,6 +213,7 @@ const SITE_ARGS: [&str; 31] = [
     "listen",
     "workers",
     "listing",
+    "listing_limit",
     "hidden",
     "compress",
     "compress_cache_bytes",
@@ -381,6 +387,9 @@ impl Config {
             Some(value) => Some(file::intern(value)),
             None => None,
         };
+        if cli.listing_limit == 0 {
+            bail!("--listing-limit must be at least 1");
+        }
         if cli.max_requests_per_connection == 0 {
             bail!("--max-requests-per-connection must be at least 1");
         }
@@ -408,6 +417,7 @@ impl Config {
             root: cli.root,
             options: SiteOptions {
                 listing: cli.listing,
+                listing_limit: cli.listing_limit,
                 hidden: cli.hidden,
                 compress: cli.compress,
                 cache_control: cli.cache_control,

@@ -405,7 +405,12 @@ impl StreamTask {
         } else {
             host.answer(site, &self.shared.cache, &request, self.origin.secure)
         };
-        let hsts = host.hsts_value();
+        // A listing built off the worker's thread is awaited here, in the stream's task: the
+        // connection's task and its other streams go on meanwhile.
+        let outgoing = outgoing.ready().await;
+        // Over TLS only (RFC 6797 §7.2), as HTTP/1.1 sends it: a cleartext HTTP/2 answer says
+        // nothing of HTTPS.
+        let hsts = host.hsts_value().filter(|_| self.origin.secure);
         let head_only = method == Method::Head;
         let (status, fields, body) = outgoing.into_http2();
         let sent = self

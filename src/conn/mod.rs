@@ -569,7 +569,18 @@ impl<S: Stream> Connection<S> {
 
     /// The one place a response is queued: its head and, when small, its body now; a body that
     /// must be sent from where it is (a large file, a multipart body) as the returned future.
-    fn answer(&mut self, exchange: Exchange) -> Result<Answer<'_>, Failure> {
+    /// A response still being made (a listing, `Outgoing::Later`) is awaited first, in the
+    /// returned future: the responses queued before it are written while it is made, and the
+    /// requests after it wait their turn, so pipelined responses keep their order.
+    fn answer(&mut self, mut exchange: Exchange) -> Result<Answer<'_>, Failure> {
+        if matches!(exchange.response, Outgoing::Later(_)) {
+            return Ok(Answer::Waits(Box::pin(async move {
+                self.flush().await?;
+                let later = std::mem::replace(&mut exchange.response, Outgoing::Built(unused()));
+                exchange.response = later.ready().await;
+                self.answer(exchange)?.finish().await
+            })));
+        }
         let (persistence, next) = self.decide(&exchange);
         let sends_body = exchange.sends_body();
         let status = exchange.response.status();
@@ -793,6 +804,11 @@ impl<S: Stream> Connection<S> {
     async fn linger(&mut self) {
         io::linger(&mut self.stream, &self.shared.deadlines, self.slot).await;
     }
+}
+
+/// A placeholder while a response is taken out of its exchange to be awaited.
+fn unused() -> Response {
+    Response::new(Status::INTERNAL_SERVER_ERROR, crate::http::Body::Empty)
 }
 
 /// A refused request's line as `method target protocol`, if it has that shape: three parts

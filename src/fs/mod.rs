@@ -3,7 +3,9 @@
 //! [`Site::serve`] runs one pipeline top to bottom, where a step that can answer early returns.
 //! It answers with a [`Reply`]: the protocol-neutral response, and the file version it was made
 //! from, which the response cache (`crate::cache`, between the connection and this module) needs
-//! to keep and revalidate it.
+//! to keep and revalidate it. A listing that must be built first is answered [`Served::Later`]:
+//! a [`Later`] reply that the connection awaits, while its other work goes on, before it
+//! encodes the head; step 11 applies to it when it is ready.
 //!
 //! 1. method: GET and HEAD go on; OPTIONS is answered; others get 405 or 501.
 //! 2. target: origin-form or absolute-form, split from its query (`path::split_target`).
@@ -12,7 +14,8 @@
 //! 4. hidden: dotfiles and dot-directories are 404 unless `--hidden`.
 //! 5. open: one confined open and fstat (`open.rs`); errno to status (`error::file_error`).
 //! 6. directory: 301 to its own URL (slash form, no dot segments), else its `index.html`, else
-//!    a listing (`listing/`) or 404.
+//!    a listing (`listing/`: a kept page at once, else built on a listing thread, or 503 when
+//!    their queue is full) or 404.
 //! 7. representation: identity, a precompressed sibling or a compressed copy
 //!    (`representation.rs`, with `encoding.rs` and `compress.rs`), with its validators:
 //!    Last-Modified and a content ETag (`etag.rs`).
@@ -45,8 +48,12 @@ pub mod watch;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use tracing::{Level, event};
 
@@ -71,11 +78,12 @@ pub const INDEX_FILE: &str = "index.html";
 /// The site's own 404 page, unless the site names another.
 const NOT_FOUND_FILE: &str = "404.html";
 
-/// What a worker serves, and how.
-#[derive(Debug)]
+/// What a worker serves, and how. Cloned cheaply (everything in it is shared): a listing
+/// that is built later takes a clone to finish its reply with.
+#[derive(Clone, Debug)]
 pub struct Site {
     root: Root,
-    options: SiteOptions,
+    options: Rc<SiteOptions>,
     /// Content ETags per file version.
     etags: Rc<Etags>,
     /// Compressed copies made for `--compress`.
@@ -84,7 +92,11 @@ pub struct Site {
     watcher: Rc<Watcher>,
     /// The lookups of the request being served, while the response cache wants them
     /// (`serve_recorded`): what its answer depends on.
-    looked: RefCell<Option<Vec<Lookup>>>,
+    looked: Rc<RefCell<Option<Vec<Lookup>>>>,
+    /// The worker's listing threads and kept listing pages.
+    listings: Rc<listing::Listings>,
+    /// This site's number among the worker's, in the listing cache's keys.
+    listing_site: u32,
 }
 
 /// One lookup the pipeline made beneath the root: the path, and the version it found there
@@ -108,22 +120,29 @@ pub enum Keep {
 
 /// What a worker's sites share: the ETags and compressed copies of files. Both are keyed by the
 /// file's version (device, inode, size, modification time), so a file served by two sites is
-/// hashed and compressed once, and the memory bound is the worker's, not each site's.
+/// hashed and compressed once, and the memory bound is the worker's, not each site's. Also the
+/// listing threads and kept listing pages (`listing/`).
 #[derive(Clone, Debug)]
 pub struct FileCaches {
     etags: Rc<Etags>,
     compressed: Rc<CompressCache>,
     watcher: Rc<Watcher>,
+    listings: Rc<listing::Listings>,
 }
 
 impl FileCaches {
     /// `compress_cache_bytes` bounds the compressed copies; `shared_tags` is the instance's
     /// table of large files' ETags, if the master made one.
     pub fn new(compress_cache_bytes: usize, shared_tags: Option<SharedTags>) -> FileCaches {
+        let watcher = Rc::new(Watcher::new());
         FileCaches {
             etags: Rc::new(Etags::new(shared_tags)),
             compressed: Rc::new(CompressCache::new(compress_cache_bytes)),
-            watcher: Rc::new(Watcher::new()),
+            listings: Rc::new(listing::Listings::new(
+                limits::LISTING_CACHE_BYTES,
+                watcher.clone(),
+            )),
+            watcher,
         }
     }
 }
@@ -141,11 +160,41 @@ pub struct Reply {
     served: Option<Vec<u8>>,
     /// The lookups beneath the root it was made from, when recorded (`serve_recorded`).
     looked: Vec<Lookup>,
+    /// A listing being built: `response` is nothing yet, and `Site::serve` answers
+    /// `Served::Later` with this page's reply.
+    listing: Option<listing::Pending>,
+}
+
+/// What [`Site::serve`] answers: a reply now, or one that must be waited for.
+#[derive(Debug)]
+pub enum Served {
+    Now(Reply),
+    Later(Later),
+}
+
+/// A reply that is not ready yet (a listing being built on a listing thread): a future, run on
+/// the worker's thread, of the reply the pipeline gives once it is, site rules (step 11)
+/// applied. It never has a file version: nothing is cached of it but the listing cache's page.
+pub struct Later(Pin<Box<dyn Future<Output = Reply>>>);
+
+impl Future for Later {
+    type Output = Reply;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for Later {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Later")
+    }
 }
 
 /// Fields an error's answer must keep when a configured page replaces its body: 405's `Allow`
-/// (RFC 9110 §15.5.6), 416's `Content-Range` (§15.5.17), 401's `WWW-Authenticate` (§15.5.2).
-const ERROR_FIELDS: [&str; 3] = ["Allow", "Content-Range", "WWW-Authenticate"];
+/// (RFC 9110 §15.5.6), 416's `Content-Range` (§15.5.17), 401's `WWW-Authenticate` (§15.5.2),
+/// and the `Retry-After` of a 503 (§10.2.3).
+const ERROR_FIELDS: [&str; 4] = ["Allow", "Content-Range", "WWW-Authenticate", "Retry-After"];
 
 impl Reply {
     /// This error page, with the fields of `error` that its status requires.
@@ -166,15 +215,17 @@ impl From<Response> for Reply {
             version: None,
             served: None,
             looked: Vec::new(),
+            listing: None,
         }
     }
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 enum Root {
     /// The welcome site compiled into the binary.
     Builtin,
-    Dir(FollowedRoot),
+    /// Shared with the worker's listing threads (`RootDir`s), which resolve links through it.
+    Dir(Rc<FollowedRoot>),
 }
 
 /// Per-site switches from the command line or the configuration file.
@@ -182,6 +233,8 @@ enum Root {
 pub struct SiteOptions {
     /// Serve an HTML listing for directories without an index file.
     pub listing: bool,
+    /// Most entries on a listing page; more are left out, and the page says how many.
+    pub listing_limit: usize,
     /// Serve dotfiles and dot-directories.
     pub hidden: bool,
     /// Compress compressible files on the fly when no precompressed sibling exists.
@@ -205,6 +258,7 @@ impl Default for SiteOptions {
     fn default() -> SiteOptions {
         SiteOptions {
             listing: false,
+            listing_limit: limits::LISTING_LIMIT,
             hidden: false,
             compress: false,
             cache_control: None,
@@ -226,15 +280,17 @@ impl Site {
     ) -> std::io::Result<Site> {
         let root = match root {
             None => Root::Builtin,
-            Some(path) => Root::Dir(FollowedRoot::open(path, caches.watcher.clone())?),
+            Some(path) => Root::Dir(Rc::new(FollowedRoot::open(path, caches.watcher.clone())?)),
         };
         Ok(Site {
             root,
-            options,
+            options: Rc::new(options),
             etags: caches.etags.clone(),
             compressed: caches.compressed.clone(),
             watcher: caches.watcher.clone(),
-            looked: RefCell::new(None),
+            looked: Rc::new(RefCell::new(None)),
+            listings: caches.listings.clone(),
+            listing_site: caches.listings.site_number(),
         })
     }
 
@@ -246,7 +302,7 @@ impl Site {
 
     /// The root folder as its path names it now; `None` for the built-in site or a root that is
     /// missing.
-    fn root_dir(&self) -> Option<Rc<RootDir>> {
+    fn root_dir(&self) -> Option<Arc<RootDir>> {
         match &self.root {
             Root::Builtin => None,
             Root::Dir(root) => root.current(),
@@ -272,11 +328,19 @@ impl Site {
     }
 
     /// [`Site::serve`], noting every lookup beneath the root, for [`Site::keep`].
-    pub fn serve_recorded(&self, request: &Request<'_, '_>, accepted: &Accepted) -> Reply {
+    /// A listing that comes later is never kept by the response cache, so nothing is noted
+    /// of it.
+    pub fn serve_recorded(&self, request: &Request<'_, '_>, accepted: &Accepted) -> Served {
         *self.looked.borrow_mut() = Some(Vec::new());
-        let mut reply = self.serve(request, accepted);
-        reply.looked = self.looked.borrow_mut().take().unwrap_or_default();
-        reply
+        let served = self.serve(request, accepted);
+        let looked = self.looked.borrow_mut().take().unwrap_or_default();
+        match served {
+            Served::Now(mut reply) => {
+                reply.looked = looked;
+                Served::Now(reply)
+            }
+            later => later,
+        }
     }
 
     /// Whether `reply` (from [`Site::serve_recorded`]) may be kept, and the flags that say until
@@ -306,17 +370,33 @@ impl Site {
 
     /// Runs the pipeline for one request; `accepted` is its Accept-Encoding, parsed once by the
     /// caller, which needs it too.
-    pub fn serve(&self, request: &Request<'_, '_>, accepted: &Accepted) -> Reply {
+    pub fn serve(&self, request: &Request<'_, '_>, accepted: &Accepted) -> Served {
         let mut resolved = None;
         let mut reply = self.pipeline(request, accepted, &mut resolved);
-        // 11. site rules
+        if let Some(pending) = reply.listing.take()
+            && let Some(resolved) = resolved.take()
+        {
+            let site = self.clone();
+            return Served::Later(Later(Box::pin(async move {
+                let reply = match pending.await {
+                    Ok(page) => site.listing_response(page).into(),
+                    Err(e) => site.file_error(&e, &resolved),
+                };
+                site.apply_rules(reply, Some(&resolved))
+            })));
+        }
+        Served::Now(self.apply_rules(reply, resolved.as_ref()))
+    }
+
+    /// 11. site rules: the error page for an error status, then the header rules for the path.
+    fn apply_rules(&self, mut reply: Reply, resolved: Option<&Resolved>) -> Reply {
         if reply.response.status.code() >= 400
             && reply.response.status != Status::NOT_FOUND
             && let Some(page) = self.error_page(reply.response.status)
         {
             reply = page.carrying(reply.response);
         }
-        if let Some(resolved) = &resolved {
+        if let Some(resolved) = resolved {
             let served = reply.served.as_deref();
             self.options
                 .rules
@@ -380,7 +460,7 @@ impl Site {
                 None => return builtin::not_found().into(),
             },
         };
-        let root = &*root;
+        let root = &root;
         // 5. open
         let opened = match self.look_up(root, &resolved.relative()) {
             Ok(opened) => opened,
@@ -448,12 +528,13 @@ impl Site {
             version,
             served,
             looked: Vec::new(),
+            listing: None,
         }
     }
 
     fn serve_directory(
         &self,
-        root: &RootDir,
+        root: &Arc<RootDir>,
         request: &Request<'_, '_>,
         accepted: &Accepted,
         dir: Opened,
@@ -483,36 +564,46 @@ impl Site {
         if !self.options.listing {
             return self.not_found();
         }
-        match listing::render(root, &dir.file, resolved, query, self.options.hidden) {
-            Ok(page) => self.listing_response(accepted, page).into(),
-            Err(e) => self.file_error(&e, resolved),
+        // Compressed in the client's best coding with `--compress`, on the listing thread.
+        let coding = if self.options.compress {
+            accepted.ranked_array().0[0]
+        } else {
+            Coding::Identity
+        };
+        let asked = listing::Asked {
+            site: self.listing_site,
+            order: listing::sort::Order::from_query(query),
+            hidden: self.options.hidden,
+            limit: self.options.listing_limit,
+            coding,
+        };
+        match self.listings.list(root, dir, resolved, asked) {
+            listing::Listed::Ready(page) => self.listing_response(page).into(),
+            listing::Listed::Later(pending) => Reply {
+                listing: Some(pending),
+                ..Reply::from(Response::new(Status::OK, Body::Empty))
+            },
+            listing::Listed::Busy => Response::error(Status::SERVICE_UNAVAILABLE)
+                .with_header("Retry-After", "1")
+                .into(),
+            listing::Listed::Failed(e) => self.file_error(&e, resolved),
         }
     }
 
     /// A listing page as a response: the fields file responses carry and the listing's own
-    /// policies, compressed in the client's best coding with `--compress`. It has no file
-    /// version, so the response cache never keeps it: a listing is built for every request and
-    /// never stale.
-    fn listing_response(&self, accepted: &Accepted, page: String) -> Response {
-        let mut body = page.into_bytes();
-        let mut coding = Coding::Identity;
-        let size = body.len() as u64;
-        if self.options.compress
-            && (limits::COMPRESS_MIN_BYTES..=limits::COMPRESS_MAX_BYTES).contains(&size)
-        {
-            let (ranked, _) = accepted.ranked_array();
-            if ranked[0] != Coding::Identity
-                && let Ok(encoded) = compress::compress(&body, ranked[0])
-                && encoded.len() < body.len()
-            {
-                body = encoded;
-                coding = ranked[0];
-            }
-        }
-        let mut response = Response::new(Status::OK, Body::Bytes(body))
-            .with_header("Content-Type", "text/html; charset=utf-8");
-        if coding != Coding::Identity {
-            response = response.with_header("Content-Encoding", coding.token());
+    /// policies. It has no file version, so the response cache never keeps it: the listing
+    /// cache keeps the page by its folder's version instead.
+    fn listing_response(&self, page: listing::Page) -> Response {
+        let len = page.body.len();
+        let body = Body::Shared {
+            bytes: page.body,
+            offset: 0,
+            len,
+        };
+        let mut response =
+            Response::new(Status::OK, body).with_header("Content-Type", "text/html; charset=utf-8");
+        if page.coding != Coding::Identity {
+            response = response.with_header("Content-Encoding", page.coding.token());
         }
         if self.options.compress {
             response = response.with_header("Vary", "Accept-Encoding");
@@ -643,5 +734,6 @@ fn file_response(status: Status, opened: Opened, name: &[u8], types: &mime::Type
         version,
         served: None,
         looked: Vec::new(),
+        listing: None,
     }
 }

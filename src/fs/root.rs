@@ -12,6 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use tracing::{info, warn};
 
@@ -28,7 +29,7 @@ pub(crate) struct FollowedRoot {
     /// The path as configured, symbolic links and all: what is resolved again.
     configured: PathBuf,
     /// The folder it named when last resolved; `None` while it is missing.
-    current: RefCell<Option<Rc<RootDir>>>,
+    current: RefCell<Option<Arc<RootDir>>>,
     /// Cleared by a change on the configured path (or when the root moved, if unwatched);
     /// what is kept from this root holds it too.
     validity: RefCell<Rc<Validity>>,
@@ -49,7 +50,7 @@ impl FollowedRoot {
         let dir = RootDir::open(path)?;
         Ok(FollowedRoot {
             configured: path.to_path_buf(),
-            current: RefCell::new(Some(Rc::new(dir))),
+            current: RefCell::new(Some(Arc::new(dir))),
             validity: RefCell::new(validity),
             watched: Cell::new(watched),
             checked_ms: Cell::new(crate::clock::monotonic_ms()),
@@ -60,7 +61,7 @@ impl FollowedRoot {
 
     /// The folder the path names now, resolved again if the path changed; `None` while it is
     /// missing.
-    pub(crate) fn current(&self) -> Option<Rc<RootDir>> {
+    pub(crate) fn current(&self) -> Option<Arc<RootDir>> {
         let stale = if self.watched.get() {
             !self.validity.borrow().is_valid()
         } else {
@@ -100,7 +101,7 @@ impl FollowedRoot {
                         "the root now names another folder"
                     );
                     old.clear();
-                    *current = Some(Rc::new(dir));
+                    *current = Some(Arc::new(dir));
                     self.warned_ms.set(None);
                 }
             }

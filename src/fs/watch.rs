@@ -70,6 +70,8 @@ enum Interest {
     Prefixed(Box<[u8]>),
     /// No entry: only the inode itself.
     Itself,
+    /// Every entry, and the inode itself: a folder's listing shows them all.
+    Any,
 }
 
 impl Interest {
@@ -79,6 +81,7 @@ impl Interest {
             (Interest::Named(wanted), Some(name)) => name == &wanted[..],
             (Interest::Prefixed(prefix), Some(name)) => name.starts_with(prefix),
             (Interest::Itself, Some(_)) => false,
+            (Interest::Any, Some(_)) => true,
         }
     }
 }
@@ -322,6 +325,35 @@ impl Watcher {
         }
     }
 
+    /// [`Watcher::watch`] for the folder at `relative`, found as `found`, and on top of it every
+    /// entry in that folder: one added, removed or renamed, and a file in it written or its
+    /// attributes changed (a listing shows each entry's size and date). Changes inside a
+    /// subfolder, and a symbolic link's target, are not seen: their dates on a page are the
+    /// caller's to bound.
+    pub(crate) fn watch_folder_entries(
+        &self,
+        root: &RootDir,
+        relative: &[u8],
+        found: Version,
+        validity: &Rc<Validity>,
+    ) -> Watched {
+        let watched = self.watch(root, relative, Some(found), validity);
+        if watched != Watched::Yes {
+            return watched;
+        }
+        let Ok(folder) = root.open_beneath(relative) else {
+            return Watched::Changed;
+        };
+        let events = folder_events() | AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CLOSE_WRITE;
+        if !self.add(folder.file.as_fd(), events, Interest::Any, validity) {
+            return Watched::NotNow;
+        }
+        match folder.file.metadata() {
+            Ok(meta) if Version::of(&meta) == found => Watched::Yes,
+            _ => Watched::Changed,
+        }
+    }
+
     /// Makes `validity` depend on what the absolute `path` names: each folder on the way for
     /// the name that leads on, following symbolic links as the path does. Where the path stops
     /// existing, the last folder that exists is watched for the missing name, so that making it
@@ -366,9 +398,11 @@ impl Watcher {
         let Some(inotify) = &self.inotify else {
             return false;
         };
-        // The descriptor's own inode, whatever path it was opened by.
+        // The descriptor's own inode, whatever path it was opened by. IN_MASK_ADD: an inode
+        // watched already keeps the events its other dependents asked for (a folder on a
+        // file's way, and listed).
         let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-        let wd = match inotify.add_watch(path.as_str(), mask) {
+        let wd = match inotify.add_watch(path.as_str(), mask | mask_add()) {
             Ok(wd) => wd,
             Err(Errno::ENOSPC) => {
                 if !self.warned.replace(true) {
@@ -423,4 +457,10 @@ fn is_remote(fd: BorrowedFd<'_>) -> bool {
             REMOTE_FILE_SYSTEMS.contains(&magic)
         })
         .unwrap_or(true)
+}
+
+/// `IN_MASK_ADD`, which nix does not name: the events asked for join those of the watch
+/// already on the inode instead of replacing them.
+fn mask_add() -> AddWatchFlags {
+    AddWatchFlags::from_bits_retain(libc::IN_MASK_ADD)
 }

@@ -31,8 +31,14 @@ tr:hover td{background:var(--hv)}\
 footer{color:var(--mu);font-size:.85rem;margin-top:1rem}\
 @media(max-width:40rem){body{padding:.5rem;font-size:14px}th,td{padding:.35rem .25rem}}";
 
-/// The page for `entries` (already sorted by `order`) of the directory at `segments`.
-pub(crate) fn page(segments: &[Vec<u8>], entries: &[Entry], order: Order) -> String {
+/// The page for `entries` (already sorted by `order`) of the directory at `segments`;
+/// `left_out` more entries come after them in that order and are not shown.
+pub(crate) fn page(
+    segments: &[Vec<u8>],
+    entries: &[Entry],
+    order: Order,
+    left_out: usize,
+) -> String {
     let mut page = String::with_capacity(2048 + entries.len() * 160);
     let mut path = String::from("/");
     for segment in segments {
@@ -47,6 +53,15 @@ pub(crate) fn page(segments: &[Vec<u8>], entries: &[Entry], order: Order) -> Str
     push_escaped(&mut page, &path);
     let _ = write!(page, "</title>\n<style>{STYLE}</style></head>\n<body>\n");
     breadcrumbs(&mut page, segments);
+    if left_out > 0 {
+        let _ = writeln!(
+            page,
+            "<p>The first {} of {} entries in this order; {} more left out.</p>",
+            grouped(entries.len()),
+            grouped(entries.len() + left_out),
+            grouped(left_out)
+        );
+    }
     page.push_str("<table>\n<thead><tr>");
     for column in Column::ALL {
         heading(&mut page, column, order);
@@ -68,6 +83,19 @@ pub(crate) fn page(segments: &[Vec<u8>], entries: &[Entry], order: Order) -> Str
         plural(files)
     );
     page
+}
+
+/// `12345678` as `12,345,678`.
+fn grouped(count: usize) -> String {
+    let digits = count.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 fn plural(count: usize) -> &'static str {
@@ -243,6 +271,14 @@ mod tests {
         let mut out = String::new();
         push_escaped(&mut out, "<script>\"x\"&'");
         assert_eq!(out, "&lt;script&gt;&quot;x&quot;&amp;&#39;");
+    }
+
+    #[test]
+    fn counts_are_grouped() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(10_000), "10,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
     }
 
     #[test]

@@ -3,13 +3,17 @@
 //!
 //! Directories always come first. Ties are broken by the raw name bytes, so the order is total
 //! and the same on every request.
+//!
+//! Names are compared by a key made once per entry ([`natural_key`]), whose bytes compare as
+//! [`natural_cmp`] compares the names: a sort makes about 17 comparisons per entry of a
+//! 100,000-entry folder, and each would otherwise fold the case of every character again.
 
 use std::cmp::Ordering;
 
 use super::Entry;
 
 /// The column a listing is sorted by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Column {
     Name,
     Size,
@@ -30,7 +34,7 @@ impl Column {
 }
 
 /// How a listing is sorted; the default is by name, ascending.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Order {
     pub column: Column,
     pub descending: bool,
@@ -68,24 +72,39 @@ impl Order {
     /// Sorts `entries`: directories first, then by the column (names naturally), in the
     /// chosen direction.
     pub(crate) fn sort(self, entries: &mut [Entry]) {
-        entries.sort_by(|a, b| {
-            let by_column = match self.column {
-                Column::Name => Ordering::Equal,
-                // A directory's size is the file system's, not its content's: not shown, and
-                // not sorted by.
-                Column::Size => size(a).cmp(&size(b)),
-                Column::Date => a.modified.cmp(&b.modified),
-            };
-            let within = by_column
-                .then_with(|| natural_cmp(&a.text, &b.text))
-                .then_with(|| a.name.cmp(&b.name));
-            let within = if self.descending {
-                within.reverse()
-            } else {
-                within
-            };
-            b.is_dir.cmp(&a.is_dir).then(within)
-        });
+        entries.sort_unstable_by(|a, b| self.compare(a, b));
+    }
+
+    /// Keeps the first `limit` entries in this order, sorted, and says how many were left
+    /// out. Only those are sorted: the rest are only partitioned off.
+    pub(crate) fn sort_first(self, entries: &mut Vec<Entry>, limit: usize) -> usize {
+        let left_out = entries.len().saturating_sub(limit);
+        if left_out > 0 {
+            entries.select_nth_unstable_by(limit, |a, b| self.compare(a, b));
+            entries.truncate(limit);
+        }
+        self.sort(entries);
+        left_out
+    }
+
+    /// The order itself; total, since two entries of a folder never have the same name.
+    fn compare(self, a: &Entry, b: &Entry) -> Ordering {
+        let by_column = match self.column {
+            Column::Name => Ordering::Equal,
+            // A directory's size is the file system's, not its content's: not shown, and
+            // not sorted by.
+            Column::Size => size(a).cmp(&size(b)),
+            Column::Date => a.modified.cmp(&b.modified),
+        };
+        let within = by_column
+            .then_with(|| a.key.cmp(&b.key))
+            .then_with(|| a.name.cmp(&b.name));
+        let within = if self.descending {
+            within.reverse()
+        } else {
+            within
+        };
+        b.is_dir.cmp(&a.is_dir).then(within)
     }
 }
 
@@ -95,7 +114,9 @@ fn size(entry: &Entry) -> u64 {
 
 /// Natural order: runs of ASCII digits compare as numbers (`2` < `10`, any length, no
 /// overflow), everything else char by char, ignoring case. `Equal` can hold for different
-/// names (`a` and `A`, `01` and `1`); the caller breaks the tie.
+/// names (`a` and `A`, `01` and `1`); the caller breaks the tie. The definition that sorting
+/// follows through [`natural_key`], and the tests hold the key to.
+#[cfg(test)]
 pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
     let (mut i, mut j) = (0, 0);
     while let (Some(x), Some(y)) = (a[i..].chars().next(), b[j..].chars().next()) {
@@ -121,6 +142,32 @@ pub(crate) fn natural_cmp(a: &str, b: &str) -> Ordering {
         }
     }
     (i < a.len()).cmp(&(j < b.len()))
+}
+
+/// Bytes that compare as [`natural_cmp`] compares `text`: each char folded (UTF-8 bytes
+/// compare as code points), and each run of ASCII digits as `0`, the length of the run without
+/// its leading zeros, and those digits. No other char encodes to a `0` byte, and a run's first
+/// byte sits where its first digit would, so a run compares with any other char as that digit
+/// does; two runs compare by length, then digit by digit, as numbers. A name is at most 255
+/// bytes (NAME_MAX), so one byte holds the length; longer text saturates it.
+pub(crate) fn natural_key(text: &str) -> Box<[u8]> {
+    let mut key = Vec::with_capacity(text.len() + 4);
+    let mut i = 0;
+    while let Some(c) = text[i..].chars().next() {
+        if c.is_ascii_digit() {
+            let end = i + digits(&text[i..]);
+            let run = text[i..end].trim_start_matches('0');
+            key.push(b'0');
+            key.push(u8::try_from(run.len()).unwrap_or(u8::MAX));
+            key.extend_from_slice(run.as_bytes());
+            i = end;
+        } else {
+            let mut buffer = [0u8; 4];
+            key.extend_from_slice(fold(c).encode_utf8(&mut buffer).as_bytes());
+            i += c.len_utf8();
+        }
+    }
+    key.into()
 }
 
 fn digits(text: &str) -> usize {
@@ -173,6 +220,36 @@ mod tests {
         assert_eq!(natural_cmp("ab", "a"), Ordering::Greater);
         assert_eq!(natural_cmp("", ""), Ordering::Equal);
         assert_eq!(natural_cmp("1", "1a"), Ordering::Less);
+    }
+
+    proptest::proptest! {
+        /// The key orders names exactly as `natural_cmp` does: digits, letters of both cases,
+        /// punctuation around `0` in ASCII, and chars beyond ASCII.
+        #[test]
+        fn keys_compare_as_names(a in "[0-9a-cA-C./:_é€😀]{0,12}", b in "[0-9a-cA-C./:_é€😀]{0,12}") {
+            proptest::prop_assert_eq!(natural_key(&a).cmp(&natural_key(&b)), natural_cmp(&a, &b));
+        }
+    }
+
+    #[test]
+    fn keys_compare_as_names_in_known_cases() {
+        for (a, b) in [
+            ("file2", "file10"),
+            ("a", "A"),
+            ("x9", "x10a"),
+            ("007", "7"),
+            ("1", "1a"),
+            ("a1b", "a01c"),
+            ("/", "0"),
+            ("9", ":"),
+            ("Café", "cafÉ"),
+        ] {
+            assert_eq!(
+                natural_key(a).cmp(&natural_key(b)),
+                natural_cmp(a, b),
+                "{a} {b}"
+            );
+        }
     }
 
     #[test]
