@@ -296,10 +296,24 @@ fn a_small_file_is_answered_while_ten_listings_are_being_built() {
     assert!(built.contains("opens=0"), "{built}");
 }
 
+/// The six orders a listing can be asked in, as queries: six pages of one folder.
+const ORDERS: [&str; 6] = [
+    "sort=name&order=asc",
+    "sort=name&order=desc",
+    "sort=size&order=asc",
+    "sort=size&order=desc",
+    "sort=date&order=asc",
+    "sort=date&order=desc",
+];
+
 #[test]
 fn a_full_listing_queue_answers_503_with_the_sites_page() {
     let dir = scratch();
-    fill(&dir.path().join("www/huge"), HUGE);
+    // Thirty different pages (five folders, six orders each): requests for the same page wait
+    // for one build, so only different pages fill the queue.
+    for folder in 0..5 {
+        fill(&dir.path().join(format!("www/huge{folder}")), HUGE / 5);
+    }
     write_file(dir.path(), "www/busy.html", "come back soon");
     let config = write_file(
         dir.path(),
@@ -313,7 +327,9 @@ fn a_full_listing_queue_answers_503_with_the_sites_page() {
     let mut clients: Vec<Client> = (0..30)
         .map(|i| {
             let mut client = Client::connect(server.addr());
-            client.send(format!("GET /huge/?n={i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+            let (folder, order) = (i / 6, ORDERS[i % 6]);
+            client
+                .send(format!("GET /huge{folder}/?{order} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
             client
         })
         .collect();
@@ -322,7 +338,13 @@ fn a_full_listing_queue_answers_503_with_the_sites_page() {
         let response = client.response();
         match response.status {
             200 => {
-                assert!(response.text().contains(LEFT_OUT), "{}", response.head);
+                assert!(
+                    response
+                        .text()
+                        .contains("The first 10,000 of 12,000 entries"),
+                    "{}",
+                    response.head
+                );
                 built += 1;
             }
             503 => {
@@ -336,6 +358,45 @@ fn a_full_listing_queue_answers_503_with_the_sites_page() {
     assert!(busy >= 1, "{built} built, none refused");
     assert!(built >= 2, "{built} built, {busy} refused");
     server.wait_for("answering 503");
+}
+
+#[test]
+fn requests_for_a_page_being_built_wait_for_that_build() {
+    let dir = scratch();
+    fill(&dir.path().join("huge"), HUGE);
+    let root = dir.path().to_string_lossy().into_owned();
+    let server = Server::start(&["--listing", "--log-level", "debug", &root]);
+    // The same page ten times (a query the listing ignores tells them apart in the log), then
+    // another order of it.
+    let mut clients: Vec<Client> = (0..11)
+        .map(|i| {
+            let mut client = Client::connect(server.addr());
+            let query = if i < 10 {
+                format!("n={i}")
+            } else {
+                ORDERS[1].to_string()
+            };
+            client.send(format!("GET /huge/?{query} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+            client
+        })
+        .collect();
+    server.wait_for_count("listing queued", 11);
+    let pages: Vec<String> = clients.iter_mut().map(|c| c.response().text()).collect();
+    for page in &pages {
+        assert!(page.contains(LEFT_OUT));
+    }
+    assert!(pages[..10].iter().all(|page| page == &pages[0]));
+    assert_ne!(pages[10], pages[0], "another order is another page");
+    // Two builds: the first page and the other order; nine requests waited for the first.
+    server.wait_for_count("listing built", 2);
+    let lines = server.lines();
+    let count = |needle: &str| lines.iter().filter(|l| l.contains(needle)).count();
+    assert_eq!(count("listing built"), 2, "{lines:#?}");
+    assert_eq!(
+        count("listing queued behind the same build"),
+        9,
+        "{lines:#?}"
+    );
 }
 
 #[test]

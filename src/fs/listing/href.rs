@@ -21,20 +21,27 @@ pub(crate) fn segment(name: &[u8]) -> String {
     percent_encode(name, NOT_UNRESERVED).collect()
 }
 
-/// The link to a directory entry, relative to the listing: `./name`, or `./name/` for a
-/// directory. `None` for a name holding `\`: path resolution answers 400 for a `\`, even
-/// percent-encoded (some clients read it as `/`), so such a link could only fail.
+/// [`push_entry`] as a string of its own.
+#[cfg(test)]
 pub(crate) fn entry(name: &[u8], is_dir: bool) -> Option<String> {
+    let mut href = String::new();
+    push_entry(&mut href, name, is_dir).then_some(href)
+}
+
+/// Writes the link to a directory entry, relative to the listing, at the end of `out`:
+/// `./name`, or `./name/` for a directory. `false`, and nothing written, for a name holding
+/// `\`: path resolution answers 400 for a `\`, even percent-encoded (some clients read it as
+/// `/`), so such a link could only fail.
+pub(crate) fn push_entry(out: &mut String, name: &[u8], is_dir: bool) -> bool {
     if name.contains(&b'\\') {
-        return None;
+        return false;
     }
-    let mut href = String::with_capacity(name.len() + 4);
-    href.push_str("./");
-    href.extend(percent_encode(name, NOT_UNRESERVED));
+    out.push_str("./");
+    out.extend(percent_encode(name, NOT_UNRESERVED));
     if is_dir {
-        href.push('/');
+        out.push('/');
     }
-    Some(href)
+    true
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ mod read;
 pub(crate) mod sort;
 
 use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
 use std::fs::File;
 use std::future::Future;
 use std::io;
@@ -42,7 +43,7 @@ use crate::fs::encoding::Coding;
 use crate::fs::open::{Opened, RootDir};
 use crate::fs::path::Resolved;
 use crate::fs::version::Version;
-use crate::fs::watch::{Watched, Watcher};
+use crate::fs::watch::{Validity, Watched, Watcher};
 use crate::limits;
 use cache::{Cache, Freshness, Key};
 use read::Meta;
@@ -141,6 +142,8 @@ pub(crate) struct Listings {
     cache: RefCell<Cache>,
     /// The worker's inotify watches, which say until when a kept page holds.
     watcher: Rc<Watcher>,
+    /// Pages being built, by key: a request for one joins its build (`Build`).
+    building: RefCell<HashMap<Key, Rc<Build>>>,
     /// Started on the first listing that is not kept.
     pool: OnceCell<pool::Pool>,
     /// Numbers handed to sites so far.
@@ -155,6 +158,7 @@ impl Listings {
         Listings {
             watcher,
             cache: RefCell::new(Cache::new(cache_bytes)),
+            building: RefCell::new(HashMap::new()),
             pool: OnceCell::new(),
             sites: Cell::new(0),
             busy_logged_ms: Cell::new(None),
@@ -191,6 +195,14 @@ impl Listings {
             debug!(path = %String::from_utf8_lossy(&relative), "listing served as kept");
             return Listed::Ready(page);
         }
+        // The same page being built from this folder version, with no change since its
+        // watches were added (before its folder was read): that build shows what this request
+        // would see, so the request waits for it instead of reading the folder again.
+        let joined = self.building.borrow().get(&key).cloned();
+        if let Some(build) = joined.filter(|b| b.holds_for(&version)) {
+            debug!(path = %String::from_utf8_lossy(&relative), "listing queued behind the same build");
+            return Listed::Later(build.wait());
+        }
         // Watched before the folder is read: a change from now on either shows in the page or
         // clears the flag it is kept with.
         let validity = Watcher::validity();
@@ -226,27 +238,90 @@ impl Listings {
                 return Listed::Failed(io::Error::other("no listing thread is running"));
             }
         }
-        let listings = self.clone();
-        Listed::Later(Pending(Box::pin(async move {
-            let built = answered
-                .await
-                .map_err(|_| io::Error::other("a listing thread failed"))??;
+        let build = Rc::new(Build {
+            version,
+            validity,
+            watched,
+            waiters: RefCell::new(Vec::new()),
+        });
+        let pending = build.wait();
+        (self.building.borrow_mut()).insert(key.clone(), build.clone());
+        // Finished in a task of its own, not in the first request's: that request may be gone
+        // (its client closed) while others wait for the same page.
+        tokio::task::spawn_local(self.clone().finish(key, build, answered, racy));
+        Listed::Later(pending)
+    }
+
+    /// Takes the built page from the listing thread, keeps it for as long as its watches say,
+    /// and hands it to every request waiting for it.
+    async fn finish(
+        self: Rc<Self>,
+        key: Key,
+        build: Rc<Build>,
+        answered: oneshot::Receiver<io::Result<Built>>,
+        racy: bool,
+    ) {
+        let built = answered
+            .await
+            .map_err(|_| io::Error::other("a listing thread failed"))
+            .and_then(|built| built);
+        let current = self.building.borrow().get(&key).cloned();
+        if current.is_some_and(|current| Rc::ptr_eq(&current, &build)) {
+            self.building.borrow_mut().remove(&key);
+        }
+        let page = built.map(|built| {
             let page = Page {
                 body: built.body.into(),
                 coding: built.coding,
             };
-            let freshness = match watched {
+            let freshness = match build.watched {
                 Watched::Yes => Freshness::Watched {
-                    validity,
+                    validity: build.validity.clone(),
                     whole: !built.shows_unwatched,
                 },
                 Watched::NotNow => Freshness::Unwatched { racy },
                 Watched::Changed | Watched::Never => Freshness::Never,
             };
             let now_ms = crate::clock::monotonic_ms();
-            (listings.cache.borrow_mut()).put(key, version, freshness, page.clone(), now_ms);
-            Ok(page)
-        })))
+            let version = build.version;
+            (self.cache.borrow_mut()).put(key, version, freshness, page.clone(), now_ms);
+            page
+        });
+        for waiter in build.waiters.take() {
+            let answer = match &page {
+                Ok(page) => Ok(page.clone()),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            };
+            // A waiter whose request is gone has dropped its end.
+            let _ = waiter.send(answer);
+        }
+    }
+}
+
+/// A page being built, and the requests waiting for it.
+#[derive(Debug)]
+struct Build {
+    version: Version,
+    /// Cleared by a change to the folder since the build's watches were added.
+    validity: Rc<Validity>,
+    watched: Watched,
+    waiters: RefCell<Vec<oneshot::Sender<io::Result<Page>>>>,
+}
+
+impl Build {
+    /// Whether a request that found `version` now may take this build's page: the same
+    /// version, watched, and nothing changed since the watches were added.
+    fn holds_for(&self, version: &Version) -> bool {
+        self.version == *version && self.watched == Watched::Yes && self.validity.is_valid()
+    }
+
+    fn wait(&self) -> Pending {
+        let (waiter, page) = oneshot::channel();
+        self.waiters.borrow_mut().push(waiter);
+        Pending(Box::pin(async move {
+            page.await
+                .map_err(|_| io::Error::other("a listing thread failed"))?
+        }))
     }
 }
 
@@ -329,6 +404,10 @@ fn compressed(page: Vec<u8>, coding: Coding) -> (Vec<u8>, Coding) {
 /// A name as text to show: invalid UTF-8 becomes U+FFFD, and so do control characters and
 /// bidirectional overrides, which could make `x\u{202e}txt.exe` look like `xexe.txt`.
 fn display_text(name: &[u8]) -> String {
+    // Most names are printable ASCII, shown as they are.
+    if name.iter().all(|b| (b' '..=b'~').contains(b)) {
+        return String::from_utf8_lossy(name).into_owned();
+    }
     String::from_utf8_lossy(name)
         .chars()
         .map(|c| {

@@ -161,6 +161,9 @@ pub(crate) fn natural_key(text: &str) -> Box<[u8]> {
             key.push(u8::try_from(run.len()).unwrap_or(u8::MAX));
             key.extend_from_slice(run.as_bytes());
             i = end;
+        } else if c.is_ascii() {
+            key.push(c.to_ascii_lowercase() as u8);
+            i += 1;
         } else {
             let mut buffer = [0u8; 4];
             key.extend_from_slice(fold(c).encode_utf8(&mut buffer).as_bytes());
