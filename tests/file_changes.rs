@@ -318,6 +318,37 @@ fn a_resumed_download_of_a_changed_file_gets_the_whole_new_file() {
 }
 
 #[test]
+fn a_date_proves_nothing_once_a_rewrite_set_the_mtime_back() {
+    let (old, new) = (content(b'a', 1024), content(b'A', 1024));
+    let lab = Lab::start_with(1, "", |dir| {
+        std::fs::write(dir.join("www/f.txt"), &old).unwrap();
+    });
+    settle();
+    let date = lab
+        .ask(Protocol::Http1, "/f.txt", &[])
+        .field("last-modified")
+        .unwrap()
+        .to_owned();
+    let since = [("if-modified-since", date.as_str())];
+    assert_eq!(
+        lab.ask(Protocol::Http1, "/f.txt", &since).status,
+        304,
+        "unchanged"
+    );
+    // Dates have whole seconds: the rewrite's change time must fall in a later one.
+    std::thread::sleep(Duration::from_millis(1_100));
+    rewrite_keeping_mtime(&lab.www().join("f.txt"), &new);
+    for protocol in [Protocol::Http1, Protocol::H2c] {
+        let seen = lab.ask(protocol, "/f.txt", &since);
+        assert_eq!(seen.status, 200, "{protocol:?} If-Modified-Since");
+        assert_eq!(seen.body, new, "{protocol:?} If-Modified-Since");
+        let unmodified = [("if-unmodified-since", date.as_str())];
+        let seen = lab.ask(protocol, "/f.txt", &unmodified);
+        assert_eq!(seen.status, 412, "{protocol:?} If-Unmodified-Since");
+    }
+}
+
+#[test]
 fn renames_truncations_deletes_and_replacements_are_seen_at_once() {
     each_worker_count(|workers| {
         let lab = Lab::start_with(workers, "", |dir| {

@@ -38,6 +38,10 @@ pub(crate) fn evaluate(
     validators: &Validators<'_>,
     safe_method: bool,
 ) -> Precondition {
+    // A date says whether the file changed since; its mtime alone cannot, since a rewrite may
+    // set it back (`cp -p`, `touch -r`, rsync). The later of mtime and ctime is when the file
+    // last changed in any way: a file left alone since its write has the two equal.
+    let last_change = validators.last_modified.max(validators.changed);
     // 1. If-Match: the tag must match strongly; "*" matches any current representation.
     if request.header_lines("if-match").next().is_some() {
         let lines = request.header_lines_str("if-match");
@@ -46,10 +50,7 @@ pub(crate) fn evaluate(
         }
     } else if let Some(since) = single_date(request, "if-unmodified-since") {
         // 2. If-Unmodified-Since, only without If-Match.
-        if validators
-            .last_modified
-            .is_some_and(|modified| seconds(modified) > since)
-        {
+        if last_change.is_some_and(|changed| seconds(changed) > since) {
             return Precondition::Failed;
         }
     }
@@ -65,9 +66,7 @@ pub(crate) fn evaluate(
         }
     } else if safe_method
         && let Some(since) = single_date(request, "if-modified-since")
-        && validators
-            .last_modified
-            .is_some_and(|modified| seconds(modified) <= since)
+        && last_change.is_some_and(|changed| seconds(changed) <= since)
     {
         // 4. If-Modified-Since, only for GET/HEAD and only without If-None-Match.
         return Precondition::NotModified;

@@ -361,9 +361,11 @@ fn run(job: Job) {
     let mut kernel = read::Real::default();
     let built =
         read::entries(dir, &root, &relative, asked.hidden, &mut kernel).map(|mut entries| {
+            let read_ms = started.elapsed().as_millis() as u64;
             let shows_unwatched = kernel.opens > 0 || entries.iter().any(|e| e.is_dir);
             let total = entries.len();
             let left_out = asked.order.sort_first(&mut entries, asked.limit);
+            let sorted_ms = started.elapsed().as_millis() as u64;
             let html = html::page(&segments, &entries, asked.order, left_out).into_bytes();
             let (body, coding) = compressed(html, asked.coding);
             debug!(
@@ -373,6 +375,8 @@ fn run(job: Job) {
                 stats = kernel.stats,
                 opens = kernel.opens,
                 bytes = body.len(),
+                read_ms,
+                sort_ms = sorted_ms - read_ms,
                 ms = started.elapsed().as_millis() as u64,
                 "listing built"
             );
