@@ -42,6 +42,35 @@ pub struct BasicAuth {
     key: [u8; 32],
 }
 
+/// The globs that a pattern in `paths` stands for. Auth is a boundary, so a pattern covers
+/// what a user may mean by it, and more when in doubt:
+///
+/// - it must be a URL path, starting with `/` (else the error says so);
+/// - `*` and `?` cross `/` (`/private/*.txt` takes in `/private/a/b.txt`), as in Caddy;
+/// - a folder is protected with everything beneath it, however it is written: `/private`,
+///   `/private/`, `/private/*` and `/private/**` all cover `/private`, `/private/` and every
+///   path beneath.
+pub fn path_globs(pattern: &str) -> Result<Vec<globset::Glob>, String> {
+    if let Some(problem) = crate::fs::rules::never_a_url_path(pattern) {
+        return Err(format!("an auth path {problem}"));
+    }
+    let folder = pattern
+        .strip_suffix("/**")
+        .or_else(|| pattern.strip_suffix("/*"))
+        .or_else(|| pattern.strip_suffix('/'))
+        .unwrap_or(pattern);
+    let mut globs = Vec::new();
+    for glob in [folder.to_string(), format!("{folder}/*")] {
+        let glob = globset::GlobBuilder::new(if glob.is_empty() { "/" } else { &glob })
+            .literal_separator(false)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| format!("bad glob: {}", e.kind()))?;
+        globs.push(glob);
+    }
+    Ok(globs)
+}
+
 /// The outcome of a check.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -185,7 +214,12 @@ mod tests {
         let mut users = HashMap::new();
         users.insert("ann".to_string(), bcrypt::hash("secret", 4).unwrap());
         let mut paths = globset::GlobSetBuilder::new();
-        paths.add(crate::fs::rules::compile_glob("/private/**").unwrap());
+        path_globs("/private/**")
+            .unwrap()
+            .into_iter()
+            .for_each(|glob| {
+                paths.add(glob);
+            });
         BasicAuth::new("staff".into(), users, paths.build().unwrap())
     }
 
@@ -222,6 +256,54 @@ mod tests {
         assert!(auth.protects(b"/private/a/b"));
         assert!(!auth.protects(b"/public"));
         assert!(!auth.protects(b"/privatex"));
+    }
+
+    fn covered(pattern: &str, path: &str) -> bool {
+        let mut set = globset::GlobSetBuilder::new();
+        for glob in path_globs(pattern).unwrap() {
+            set.add(glob);
+        }
+        let set = set.build().unwrap();
+        set.is_match_candidate(&Candidate::new(OsStr::new(path)))
+    }
+
+    #[test]
+    fn a_pattern_covers_its_folder_and_everything_beneath() {
+        for pattern in ["/private", "/private/", "/private/*", "/private/**"] {
+            for path in [
+                "/private",
+                "/private/",
+                "/private/s.txt",
+                "/private/sub/d.txt",
+            ] {
+                assert!(covered(pattern, path), "{pattern} covers {path}");
+            }
+            for path in ["/", "/privatex", "/public/private/s.txt", "/p.txt"] {
+                assert!(!covered(pattern, path), "{pattern} leaves {path}");
+            }
+        }
+        for pattern in ["/", "/*", "/**"] {
+            for path in ["/", "/a", "/a/b/c.txt"] {
+                assert!(covered(pattern, path), "{pattern} covers {path}");
+            }
+        }
+        // A `*` crosses folders.
+        assert!(covered("/private/*.txt", "/private/sub/d.txt"));
+        assert!(!covered("/private/*.txt", "/private/d.html"));
+        assert!(covered("/secret.txt", "/secret.txt"));
+    }
+
+    #[test]
+    fn a_pattern_is_a_url_path() {
+        for (pattern, meant) in [
+            ("private/**", "/private/**"),
+            ("*.html", "/**/*.html"),
+            ("./x", "/x"),
+        ] {
+            let error = path_globs(pattern).unwrap_err();
+            assert!(error.contains("starts with \"/\""), "{error}");
+            assert!(error.contains(&format!("\"{meant}\"")), "{error}");
+        }
     }
 
     #[test]

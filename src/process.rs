@@ -35,8 +35,21 @@ pub fn die_with_parent(master: Pid) -> bool {
     getppid() == master
 }
 
-/// Lets the signals the master blocked reach this process again.
+/// The signal the master sends a child to reopen its log files: not SIGUSR1, which is the
+/// operator's, so that `pkill -USR1 forkhttpd` (which reaches every process) reopens each
+/// file once, through the master.
+pub const REOPEN: Signal = Signal::SIGUSR2;
+
+/// In a child, once its handlers are installed: ignores the operator's signals, which are the
+/// master's to act on (SIGHUP reloads, SIGUSR1 reopens the logs and tells the children with
+/// [`REOPEN`]; nginx's workers ignore them too, where their default action would kill the
+/// process), then lets the signals the master blocked reach this process again.
 pub fn unblock_signals() {
+    for signal in [Signal::SIGHUP, Signal::SIGUSR1] {
+        // SAFETY: installing SIG_IGN runs no code of ours in a signal context; it only changes
+        // this process's disposition of the signal.
+        let _ = unsafe { nix::sys::signal::signal(signal, nix::sys::signal::SigHandler::SigIgn) };
+    }
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 

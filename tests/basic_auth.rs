@@ -20,10 +20,16 @@ fn start(dir: &Path) -> Server {
 
 /// `start`, with `site_lines` added to the site.
 fn start_with(dir: &Path, site_lines: &str) -> Server {
+    start_protecting(dir, site_lines, "/private/**")
+}
+
+/// `start_with`, protecting `pattern` instead of `/private/**`.
+fn start_protecting(dir: &Path, site_lines: &str, pattern: &str) -> Server {
     write_file(dir, "www/index.html", "home");
     write_file(dir, "www/public/y.txt", "for everyone");
     write_file(dir, "www/private/x.txt", SECRET);
     write_file(dir, "www/private/index.html", "private home");
+    write_file(dir, "www/private/sub/d.txt", SECRET);
     let ann = bcrypt::hash("right", 4).unwrap();
     let bob = bcrypt::hash("other", 4).unwrap();
     write_file(
@@ -40,9 +46,12 @@ SITE_LINES
 [site.auth]
 realm = "staff"
 users_file = "htpasswd"
-paths = ["/private/**"]
+paths = ["PATTERN"]
 "#;
-    let file = write_file(dir, "site.toml", &config.replace("SITE_LINES", site_lines));
+    let config = config
+        .replace("SITE_LINES", site_lines)
+        .replace("PATTERN", pattern);
+    let file = write_file(dir, "site.toml", &config);
     Server::start_exact(&["-c", file.to_str().unwrap()])
 }
 
@@ -173,4 +182,29 @@ fn a_configured_401_page_keeps_the_challenge() {
     let denied = with(server.addr(), "/private/x.txt", "staff:wrong");
     assert_eq!(denied.text(), "who are you?");
     assert_denied(&denied, "the configured page");
+}
+
+#[test]
+fn every_way_of_writing_a_folder_protects_everything_beneath_it() {
+    for pattern in ["/private", "/private/", "/private/*", "/private/**"] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start_protecting(dir.path(), "", pattern);
+        for path in [
+            "/private",
+            "/private/",
+            "/private/x.txt",
+            "/private/sub/d.txt",
+        ] {
+            let response = get(server.addr(), path);
+            assert_eq!(
+                response.status, 401,
+                "{pattern} on {path}: {}",
+                response.head
+            );
+            assert!(!response.text().contains(SECRET), "{pattern} on {path}");
+        }
+        let inside = with(server.addr(), "/private/sub/d.txt", "ann:right");
+        assert_eq!(inside.text(), SECRET, "{pattern}");
+        assert_eq!(get(server.addr(), "/public/y.txt").status, 200, "{pattern}");
+    }
 }

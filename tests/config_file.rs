@@ -282,3 +282,57 @@ fn test_mode_checks_the_command_line_s_root_too() {
     let output = run(&["-t", dir.path().to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
+
+#[test]
+fn paths_that_could_match_no_url_path_are_placed_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(dir.path(), "www/index.html", "home");
+    let hash = bcrypt::hash("pw", 4).unwrap();
+    write_file(dir.path(), "htpasswd", &format!("ann:{hash}\n"));
+    let text = r#"workers = 1
+[[site]]
+listen = ["127.0.0.1:0"]
+root = "www"
+
+[[site.headers]]
+path = "*.html"
+set = { "X-A" = "1" }
+
+[[site.headers]]
+path = "index.html"
+set = { "X-A" = "1" }
+
+[[site.headers]]
+path = "/docs/../x"
+set = { "X-A" = "1" }
+
+[[site.headers]]
+path = "/**/*.html"
+set = { "X-A" = "1" }
+
+[site.auth]
+realm = "staff"
+users_file = "htpasswd"
+paths = ["private/**", "/ok/**", "/a//b"]
+"#;
+    let file = write_file(dir.path(), "site.toml", text);
+    let lines = problems(&check(&file), &file);
+    let expected = [
+        (place_of(text, "\"*.html\""), "did you mean \"/**/*.html\"?"),
+        (
+            place_of(text, "\"index.html\""),
+            "did you mean \"/index.html\"?",
+        ),
+        (place_of(text, "\"/docs/../x\""), "never matches"),
+        (
+            place_of(text, "\"private/**\""),
+            "did you mean \"/private/**\"?",
+        ),
+        (place_of(text, "\"/a//b\""), "never matches"),
+    ];
+    for (place, words) in &expected {
+        let line = line_at(&lines, &file, place);
+        assert!(line.contains(words), "{line} should say {words:?}");
+    }
+    assert_eq!(lines.len(), expected.len(), "{}", lines.join("\n"));
+}

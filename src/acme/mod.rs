@@ -75,7 +75,6 @@ pub struct Order {
 /// The helper process: runs until the master stops it (SIGTERM, whose default action is fine:
 /// every file is replaced atomically) and returns an exit code if it cannot.
 pub fn run(orders: &[Order], master: Pid, log_file: Option<&Path>) -> i32 {
-    crate::process::unblock_signals();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -90,10 +89,12 @@ pub fn run(orders: &[Order], master: Pid, log_file: Option<&Path>) -> i32 {
 }
 
 async fn supervise(orders: &[Order], master: Pid, log_file: Option<&Path>) -> i32 {
-    let Ok(mut reopen) = signal(SignalKind::user_defined1()) else {
-        error!("acme helper: cannot handle SIGUSR1");
+    let Ok(mut reopen) = signal(SignalKind::from_raw(crate::process::REOPEN as i32)) else {
+        error!("acme helper: cannot handle {}", crate::process::REOPEN);
         return EXIT_RESPAWN;
     };
+    // Its handler first: a reopen sent meanwhile waits for it.
+    crate::process::unblock_signals();
     let mut next_at = vec![0i64; orders.len()];
     let mut retries = vec![Retry::default(); orders.len()];
     loop {

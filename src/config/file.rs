@@ -30,7 +30,7 @@ use crate::conn::{ConnLimits, Http2Limits};
 use crate::fs::SiteOptions;
 use crate::fs::mime::{self, Types};
 use crate::fs::open::RootDir;
-use crate::fs::rules::{HeaderRule, HeaderRules, Redirect, Rules, compile_glob};
+use crate::fs::rules::{HeaderRule, HeaderRules, Redirect, Rules, compile_glob, never_a_url_path};
 use crate::http::Status;
 use crate::http::parse::HeadLimits;
 use crate::limits;
@@ -1159,11 +1159,17 @@ fn compile_rules(site: &SiteSchema, problems: &mut Problems) -> Rules {
     let mut globs = globset::GlobSetBuilder::new();
     let mut rules = Vec::new();
     for rule in &site.headers {
-        match compile_glob(rule.path.get_ref()) {
-            Ok(glob) => {
-                globs.add(glob);
+        // A refused rule adds no glob: the configuration is refused then, so the rules'
+        // numbers need not line up.
+        if let Some(problem) = never_a_url_path(rule.path.get_ref()) {
+            problems.at(rule.path.span(), format!("a rule's path {problem}"));
+        } else {
+            match compile_glob(rule.path.get_ref()) {
+                Ok(glob) => {
+                    globs.add(glob);
+                }
+                Err(e) => problems.at(rule.path.span(), format!("bad glob: {}", e.kind())),
             }
-            Err(e) => problems.at(rule.path.span(), format!("bad glob: {}", e.kind())),
         }
         let mut compiled = HeaderRule::default();
         for (name, value) in &rule.set {
@@ -1268,11 +1274,13 @@ fn compile_auth(
         );
     }
     for path in &schema.paths {
-        match compile_glob(path.get_ref()) {
-            Ok(glob) => {
-                paths.add(glob);
+        match auth::path_globs(path.get_ref()) {
+            Ok(globs) => {
+                for glob in globs {
+                    paths.add(glob);
+                }
             }
-            Err(e) => problems.at(path.span(), format!("bad glob: {}", e.kind())),
+            Err(e) => problems.at(path.span(), e),
         }
     }
     let paths = paths.build().ok()?;

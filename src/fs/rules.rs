@@ -127,6 +127,34 @@ impl HeaderRules {
     }
 }
 
+/// Why `pattern`, a glob of URL paths in the configuration, could never match a request's
+/// path, which is decoded and normalised (`fs/path.rs`): it starts with `/` and has no empty,
+/// `.` or `..` segment. `None` when it could. The words follow "an auth path" or "a rule's
+/// path".
+pub fn never_a_url_path(pattern: &str) -> Option<String> {
+    if !pattern.starts_with('/') {
+        let meant = if pattern.starts_with("**") {
+            format!("/{pattern}")
+        } else if pattern.starts_with('*') {
+            format!("/**/{pattern}")
+        } else {
+            format!("/{}", pattern.trim_start_matches("./"))
+        };
+        return Some(format!(
+            "is a URL path and starts with \"/\" (did you mean \"{meant}\"?)"
+        ));
+    }
+    let dots = pattern
+        .split('/')
+        .any(|segment| segment == "." || segment == "..");
+    if pattern.contains("//") || dots {
+        return Some(
+            "never matches: request paths have no empty, \".\" or \"..\" segments".to_string(),
+        );
+    }
+    None
+}
+
 /// Compiles a header rule's glob: `*` and `?` stay within a segment, `**` crosses them, as in
 /// a shell with globstar.
 pub fn compile_glob(pattern: &str) -> Result<globset::Glob, globset::Error> {

@@ -749,7 +749,7 @@ impl Master {
             error!("{e:#}");
         }
         for pid in self.live_pids() {
-            process::send(pid, Signal::SIGUSR1);
+            process::send(pid, process::REOPEN);
         }
     }
 

@@ -11,14 +11,17 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
-/// The signals the master acts on.
-pub(crate) const HANDLED: [Signal; 6] = [
+/// The signals the master acts on, and `process::REOPEN`, which it only sends: blocked here
+/// (and so in a child until it has its handler), so that a child told to reopen its logs just
+/// after the fork is not killed by the signal's default action.
+pub(crate) const HANDLED: [Signal; 7] = [
     Signal::SIGCHLD,
     Signal::SIGTERM,
     Signal::SIGINT,
     Signal::SIGQUIT,
     Signal::SIGHUP,
     Signal::SIGUSR1,
+    crate::process::REOPEN,
 ];
 
 pub(crate) fn handled_set() -> SigSet {

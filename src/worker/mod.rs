@@ -9,7 +9,8 @@
 //! - SIGTERM, SIGINT or SIGQUIT start a drain: the accept loops close their sockets, idle
 //!   connections close, busy ones finish their current response; when the last connection has
 //!   given its permit back, the worker exits 0.
-//! - SIGUSR1 reopens the log file and the access logs.
+//! - The master's `process::REOPEN` (SIGUSR2) reopens the log file and the access logs. SIGHUP
+//!   and SIGUSR1 are ignored: they are the operator's, for the master.
 //! - The access logs are written at least once a second (on a timerfd) and before the worker
 //!   exits.
 //! - One task sweeps the connections' deadlines (`conn::deadlines`) on a timerfd (`timer`); the
@@ -143,11 +144,11 @@ async fn serve(
 ) -> i32 {
     // Handlers first, then unblock: a stop signal sent while we were starting is still
     // pending and is delivered to the handler, not lost or fatal.
-    let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut usr1)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut quit), Ok(mut reopen)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
         signal(SignalKind::quit()),
-        signal(SignalKind::user_defined1()),
+        signal(SignalKind::from_raw(process::REOPEN as i32)),
     ) else {
         error!("worker {id}: cannot install signal handlers");
         return EXIT_FATAL;
@@ -255,7 +256,7 @@ async fn serve(
             _ = term.recv() => break,
             _ = int.recv() => break,
             _ = quit.recv() => break,
-            _ = usr1.recv() => {
+            _ = reopen.recv() => {
                 if let Some(path) = &config.log_file
                     && let Err(e) = crate::log::reopen(path)
                 {
