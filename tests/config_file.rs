@@ -1,6 +1,7 @@
 //! The configuration file as its author meets it: `forkhttpd -t -c FILE` says the file is valid
 //! or lists every problem as `FILE:line:column: problem`; starting from a bad file exits 1 with
-//! nothing left running; `-c` does not mix with the site options of the command line.
+//! nothing left running; `-c` does not mix with the site options of the command line; the
+//! example file and the README's usage table show every key and flag there is.
 
 mod support;
 
@@ -335,4 +336,168 @@ paths = ["private/**", "/ok/**", "/a//b"]
         assert!(line.contains(words), "{line} should say {words:?}");
     }
     assert_eq!(lines.len(), expected.len(), "{}", lines.join("\n"));
+}
+
+#[test]
+fn keepalive_timeout_zero_is_keep_alive_off_and_other_timeouts_must_be_above_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    write_file(dir.path(), "www/index.html", "home");
+    let good =
+        "[limits]\nkeepalive_timeout = 0\n[[site]]\nlisten = [\"127.0.0.1:0\"]\nroot = \"www\"\n";
+    let file = write_file(dir.path(), "good.toml", good);
+    let output = check(&file);
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let text = "[limits]\nkeepalive_timeout = -1.0\nheader_timeout = 0\n[[site]]\nlisten = [\"127.0.0.1:0\"]\nroot = \"www\"\n";
+    let file = write_file(dir.path(), "bad.toml", text);
+    let lines = problems(&check(&file), &file);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let keepalive = line_at(&lines, &file, &place_of(text, "-1.0"));
+    assert!(
+        keepalive
+            .contains("keepalive_timeout must be between 0 (keep-alive off) and 86400 seconds"),
+        "{keepalive}"
+    );
+    let header = line_at(&lines, &file, &place_of(text, "0\n["));
+    assert!(
+        header.contains("header_timeout must be more than 0 and at most 86400 seconds"),
+        "{header}"
+    );
+}
+
+// The documentation against the program: every key the file accepts is shown in
+// `examples/forkhttpd.toml` (which says it has every key), and every command-line flag is in the
+// README's usage table. The keys come from the program itself: a file with an unknown key is
+// refused with the list of keys its table accepts.
+
+fn repository_file(name: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(name)).unwrap()
+}
+
+/// The keys `-t` says the table opened by `header` accepts (none: the top level).
+fn keys_of(header: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let site = "[[site]]\nlisten = [\"127.0.0.1:0\"]\nroot = \".\"\n";
+    let text = match header {
+        "" => "not_a_key = 1\n".to_owned(),
+        "[[site]]" => format!("{site}not_a_key = 1\n"),
+        header if header.starts_with("[site.") || header.starts_with("[[site.") => {
+            format!("{site}{header}\nnot_a_key = 1\n")
+        }
+        header => format!("{header}\nnot_a_key = 1\n"),
+    };
+    let file = write_file(dir.path(), "keys.toml", &text);
+    let output = Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
+        .args(["-t", "-c", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let expected = stderr
+        .split_once("unknown field `not_a_key`, expected ")
+        .unwrap_or_else(|| panic!("no list of keys for {header:?}: {stderr}"))
+        .1;
+    let keys: Vec<String> = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    assert!(!keys.is_empty(), "{stderr}");
+    keys
+}
+
+/// Whether `example` sets `key` (maybe commented out) in the table `header` opens, or opens a
+/// table of that name.
+fn shows(example: &str, header: &str, key: &str) -> bool {
+    let tables = [format!("[{key}]"), format!("[[{key}]]")];
+    let named = header.trim_matches(['[', ']']);
+    let nested = [format!("[{named}.{key}]"), format!("[[{named}.{key}]]")];
+    let mut inside = header.is_empty();
+    for line in example.lines() {
+        let line = line.trim_start().trim_start_matches('#').trim_start();
+        if line.starts_with('[') {
+            let opened = line.split_whitespace().next().unwrap_or("");
+            if tables.iter().chain(&nested).any(|t| t == opened) {
+                return true;
+            }
+            inside = opened == header;
+            continue;
+        }
+        let written = line.split('=').next().unwrap_or("").trim();
+        let inline = line.contains(&format!("{key} = {{")) || line.contains(&format!(" {key} = "));
+        if (inside && written == key) || inline {
+            return true;
+        }
+    }
+    false
+}
+
+#[test]
+fn the_example_configuration_shows_every_key() {
+    let example = repository_file("examples/forkhttpd.toml");
+    let tables = [
+        "",
+        "[limits]",
+        "[metrics]",
+        "[[site]]",
+        "[site.tls]",
+        "[site.tls.acme]",
+        "[site.auth]",
+        "[[site.headers]]",
+        "[[site.redirects]]",
+        "[site.access_log]",
+    ];
+    let mut missing = Vec::new();
+    for header in tables {
+        for key in keys_of(header) {
+            if !shows(&example, header, &key) {
+                missing.push(format!("{header} {key}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "examples/forkhttpd.toml lacks: {missing:?}"
+    );
+}
+
+#[test]
+fn the_readme_usage_table_has_every_flag() {
+    let readme = repository_file("README.md");
+    let usage = readme
+        .split_once("## Usage")
+        .expect("a usage section")
+        .1
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let help = Command::new(env!("CARGO_BIN_EXE_forkhttpd"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout).into_owned();
+    let flags: Vec<&str> = help
+        .lines()
+        .map(str::trim_start)
+        .filter(|line| line.starts_with('-'))
+        .filter_map(|line| line.split(['<', ' ']).find(|word| word.starts_with("--")))
+        .map(|flag| flag.trim_end_matches(','))
+        .filter(|flag| !matches!(*flag, "--help" | "--version"))
+        .collect();
+    assert!(flags.len() > 20, "{help}");
+    let rows: Vec<&str> = usage
+        .lines()
+        .filter(|line| line.starts_with("| `"))
+        .collect();
+    let missing: Vec<&&str> = flags
+        .iter()
+        .filter(|flag| {
+            !rows.iter().any(|row| {
+                row.split('|')
+                    .nth(1)
+                    .is_some_and(|first| first.split(['`', ',', ' ']).any(|word| word == **flag))
+            })
+        })
+        .collect();
+    assert!(missing.is_empty(), "README usage table lacks {missing:?}");
 }

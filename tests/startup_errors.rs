@@ -30,6 +30,17 @@ fn missing_root_is_one_line_and_exit_1() {
 }
 
 #[test]
+fn a_negative_keepalive_timeout_is_refused_with_what_zero_means() {
+    let output = run(&["-l", "127.0.0.1:0", "--keepalive-timeout=-1", "."]);
+    assert_eq!(output.status.code(), Some(1));
+    let line = one_error_line(&output);
+    assert!(
+        line.contains("between 0 (keep-alive off) and 86400 seconds"),
+        "{line}"
+    );
+}
+
+#[test]
 fn root_that_is_a_file_is_refused() {
     let file = tempfile::NamedTempFile::new().unwrap();
     let output = run(&["-l", "127.0.0.1:0", file.path().to_str().unwrap()]);

@@ -23,7 +23,7 @@ use rustls_pki_types::pem::PemObject;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::{Config, SiteConfig, parse_listen};
+use super::{Config, KEEPALIVE_OFF, SiteConfig, parse_listen};
 use crate::access_log::{self, Destination, Format, SinkId, Spec};
 use crate::auth::{self, BasicAuth};
 use crate::conn::{ConnLimits, Http2Limits};
@@ -463,12 +463,18 @@ fn compile_limits(
         Some(v) => Duration::from_secs_f64(*v.get_ref()),
         None => Duration::ZERO,
     };
-    let mut seconds = |value: &Option<Spanned<f64>>, name: &str, default: Duration| match value {
+    // `zero`: what 0 means, where it means something (keep-alive's off switch).
+    let mut seconds = |value: &Option<Spanned<f64>>,
+                       name: &str,
+                       default: Duration,
+                       zero: Option<&str>| match value {
+        Some(v) if *v.get_ref() == 0.0 && zero.is_some() => Duration::ZERO,
         Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 86_400.0) => {
-            problems.at(
-                v.span(),
-                format!("{name} must be between 0 and 86400 seconds"),
-            );
+            let allowed = match zero {
+                Some(meaning) => format!("between 0 ({meaning}) and 86400 seconds"),
+                None => "more than 0 and at most 86400 seconds".to_owned(),
+            };
+            problems.at(v.span(), format!("{name} must be {allowed}"));
             default
         }
         Some(v) => Duration::from_secs_f64(*v.get_ref()),
@@ -478,17 +484,25 @@ fn compile_limits(
         &schema.header_timeout,
         "header_timeout",
         limits::HEADER_TIMEOUT,
+        None,
     );
     let keepalive_timeout = seconds(
         &schema.keepalive_timeout,
         "keepalive_timeout",
         limits::KEEPALIVE_TIMEOUT,
+        Some(KEEPALIVE_OFF),
     );
-    let send_timeout = seconds(&schema.send_timeout, "send_timeout", limits::SEND_TIMEOUT);
+    let send_timeout = seconds(
+        &schema.send_timeout,
+        "send_timeout",
+        limits::SEND_TIMEOUT,
+        None,
+    );
     let shutdown_timeout = seconds(
         &schema.shutdown_timeout,
         "shutdown_timeout",
         limits::SHUTDOWN_TIMEOUT,
+        None,
     );
 
     let mut bounded =

@@ -44,7 +44,7 @@ Signals to the master: TERM or INT stop gracefully (a second INT stops at once),
 HUP reloads with new workers and no downtime, USR1 reopens the log file.";
 
 #[derive(Parser, Debug)]
-#[command(name = "forkhttpd", version, about = "A prefork HTTP/1.1 static web server", after_help = EXAMPLES)]
+#[command(name = "forkhttpd", version, about = "A prefork static web server: HTTP/1.1 and HTTP/2, plain and over TLS", after_help = EXAMPLES)]
 pub struct Cli {
     /// Read sites, limits and logs from this TOML file instead of the options below.
     #[arg(short = 'c', long = "config", value_name = "FILE", conflicts_with_all = SITE_ARGS)]
@@ -451,7 +451,13 @@ impl Config {
                     max_body_bytes: cli.max_body_bytes,
                 },
                 header_timeout: seconds("--header-timeout", cli.header_timeout)?,
-                keepalive_timeout: seconds("--keepalive-timeout", cli.keepalive_timeout)?,
+                keepalive_timeout: match cli.keepalive_timeout {
+                    0.0 => Duration::ZERO,
+                    secs if (0.0..=86_400.0).contains(&secs) => Duration::from_secs_f64(secs),
+                    _ => bail!(
+                        "--keepalive-timeout must be between 0 ({KEEPALIVE_OFF}) and 86400 seconds"
+                    ),
+                },
                 send_timeout: seconds("--send-timeout", cli.send_timeout)?,
                 max_requests: cli.max_requests_per_connection,
                 http2: Http2Limits::default(),
@@ -473,9 +479,12 @@ impl Config {
     }
 }
 
+/// What `keepalive_timeout = 0` means, in the message refusing a value out of range.
+pub(crate) const KEEPALIVE_OFF: &str = "keep-alive off";
+
 fn seconds(flag: &str, value: f64) -> anyhow::Result<Duration> {
     if !(value > 0.0 && value <= 86_400.0) {
-        bail!("{flag} must be between 0 and 86400 seconds");
+        bail!("{flag} must be more than 0 and at most 86400 seconds");
     }
     Ok(Duration::from_secs_f64(value))
 }

@@ -208,6 +208,9 @@ async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, s
     let origin = Rc::new(origin);
     let open = Rc::new(std::cell::Cell::new(0usize));
     let mut idle_deadline = None;
+    // Before its first stream a connection is awaited like a head in progress (as HTTP/1.1
+    // awaits its first request); after that, for the keep-alive time, which may be zero.
+    let mut first_wait = shared.limits.header_timeout;
     // The streams that arrived together. Every `poll_accept` also flushes what the answered
     // streams queued, so accepting them all before answering any lets their answers leave in
     // one write instead of one each. Bounded by the concurrent stream limit.
@@ -239,8 +242,7 @@ async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, s
                 if batch.capacity() > 0 {
                     batch = Vec::new();
                 }
-                *idle_deadline
-                    .get_or_insert_with(|| deadlines.after(shared.limits.keepalive_timeout))
+                *idle_deadline.get_or_insert_with(|| deadlines.after(first_wait))
             } else {
                 idle_deadline = None;
                 u64::MAX
@@ -254,6 +256,7 @@ async fn drive<S: Stream>(stream: &mut S, origin: Origin, shared: &Rc<Shared>, s
         match next {
             Some(true) => {
                 idle_deadline = None;
+                first_wait = shared.limits.keepalive_timeout;
                 for (request, respond) in batch.drain(..) {
                     open.set(open.get() + 1);
                     let stream = StreamTask {

@@ -111,10 +111,10 @@ impl Shared {
             cache,
             limits,
             deadlines: Deadlines::new(
-                limits
-                    .header_timeout
-                    .min(limits.keepalive_timeout)
-                    .min(limits.send_timeout),
+                [limits.keepalive_timeout, limits.send_timeout]
+                    .into_iter()
+                    .filter(|timeout| !timeout.is_zero())
+                    .fold(limits.header_timeout, Duration::min),
             ),
         }
     }
@@ -647,7 +647,9 @@ impl<S: Stream> Connection<S> {
     /// Whether the connection stays open after this response, what the response must say about
     /// it, and how the connection closes if it does not.
     fn decide(&self, exchange: &Exchange) -> (Persistence, Next) {
+        // A zero keep-alive time turns keep-alive off, as nginx's `keepalive_timeout 0` does.
         let keep_alive = exchange.keep_alive
+            && !self.shared.limits.keepalive_timeout.is_zero()
             && !exchange.close
             && !self.shared.deadlines.is_draining()
             && self.served < self.shared.limits.max_requests;
