@@ -451,8 +451,8 @@ impl Config {
                     max_body_bytes: cli.max_body_bytes,
                 },
                 header_timeout: seconds("--header-timeout", cli.header_timeout)?,
+                // 0 is allowed here alone: keep-alive off.
                 keepalive_timeout: match cli.keepalive_timeout {
-                    0.0 => Duration::ZERO,
                     secs if (0.0..=86_400.0).contains(&secs) => Duration::from_secs_f64(secs),
                     _ => bail!(
                         "--keepalive-timeout must be between 0 ({KEEPALIVE_OFF}) and 86400 seconds"
